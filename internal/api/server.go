@@ -79,22 +79,34 @@ func (s *Server) SetTokenValidator(v TokenValidator) { s.tokens = v }
 
 // Mount registers a service's routes. Paths that exist but not for the request's method
 // answer 405, and unknown paths under the prefix answer 404, both in the service's fault
-// shape.
+// shape. The 405 handlers are registered per method rather than as method-less patterns so
+// that a literal path ("/v3/limits/model") can sit beside a wildcard one
+// ("/v3/limits/{limit_id}") without the router calling them conflicting.
 func (s *Server) Mount(svc Service) {
-	paths := map[string]bool{}
+	methods := map[string]map[string]bool{}
+	var order []string
 	for _, rt := range svc.Routes {
 		rt := rt
 		full := svc.Prefix + rt.Path
 		s.mux.HandleFunc(rt.Method+" "+full, s.wrap(svc, rt))
-		paths[full] = true
+		if methods[full] == nil {
+			methods[full] = map[string]bool{}
+			order = append(order, full)
+		}
+		methods[full][rt.Method] = true
 	}
-	for p := range paths {
-		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			s.fail(w, r, svc, Errorf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL."))
-		})
+	notAllowed := func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, svc, Errorf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL."))
+	}
+	for _, p := range order {
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if !methods[p][m] {
+				s.mux.HandleFunc(m+" "+p, notAllowed)
+			}
+		}
 	}
 	catchAll := svc.Prefix + "/"
-	if !paths[catchAll] {
+	if methods[catchAll] == nil {
 		s.mux.HandleFunc(catchAll, func(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, svc, NotFound("The resource could not be found."))
 		})
