@@ -1,0 +1,151 @@
+// Package app is the one place that wires gostack together: it opens the store, builds the
+// policy engine and the services, mounts them on the shared listener, bootstraps the cloud
+// and writes the files clients need. cmd/gostack only turns flags into a Config.
+package app
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/gostack/gostack/internal/identity"
+)
+
+// Config is everything `gostack up` can be told.
+type Config struct {
+	// DataDir holds the database, keys, certificates and client files.
+	DataDir string
+	// Listen is the address of the single API listener.
+	Listen string
+	// PublicURL is the base URL advertised in the catalog; derived from Listen when empty.
+	PublicURL string
+	// Region names the region of every endpoint.
+	Region string
+	// DatabaseURL selects PostgreSQL ("postgres://..."); empty means SQLite in DataDir.
+	DatabaseURL string
+	// AdminPassword and DemoPassword are used instead of generated passwords when set.
+	AdminPassword, DemoPassword string
+	// TLS is "off" or "auto" (a local CA and server certificate in DataDir); TLSCert and
+	// TLSKey name a certificate to serve instead.
+	TLS, TLSCert, TLSKey string
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// Identity holds Keystone settings; zero values take Keystone's defaults.
+	Identity identity.Config
+}
+
+// DefaultDataDir is /var/lib/gostack for root and $XDG_DATA_HOME/gostack (or
+// ~/.local/share/gostack) for other users.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/gostack"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "gostack")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "gostack-data"
+	}
+	return filepath.Join(home, ".local", "share", "gostack")
+}
+
+// fileConfig is the optional gostack.toml in the data directory, for settings that are
+// rarely changed: token life, bcrypt cost and Keystone's security_compliance options.
+type fileConfig struct {
+	Identity struct {
+		TokenExpiration string `toml:"token_expiration"`
+		BcryptCost      int    `toml:"bcrypt_cost"`
+	} `toml:"identity"`
+	SecurityCompliance struct {
+		LockoutFailureAttempts     int    `toml:"lockout_failure_attempts"`
+		LockoutDuration            string `toml:"lockout_duration"`
+		PasswordExpiresDays        int    `toml:"password_expires_days"`
+		UniqueLastPasswordCount    int    `toml:"unique_last_password_count"`
+		MinimumPasswordAge         int    `toml:"minimum_password_age"`
+		PasswordRegex              string `toml:"password_regex"`
+		PasswordRegexDescription   string `toml:"password_regex_description"`
+		ChangePasswordUponFirstUse bool   `toml:"change_password_upon_first_use"`
+	} `toml:"security_compliance"`
+}
+
+// loadFileConfig applies DataDir/gostack.toml, when present, under the values already set
+// by flags.
+func (c *Config) loadFileConfig() error {
+	path := filepath.Join(c.DataDir, "gostack.toml")
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var fc fileConfig
+	if err := toml.Unmarshal(b, &fc); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	dur := func(s string, into *time.Duration) error {
+		if s == "" || *into != 0 {
+			return nil
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		*into = d
+		return nil
+	}
+	if err := dur(fc.Identity.TokenExpiration, &c.Identity.TokenExpiration); err != nil {
+		return err
+	}
+	if c.Identity.BcryptCost == 0 {
+		c.Identity.BcryptCost = fc.Identity.BcryptCost
+	}
+	sc := fc.SecurityCompliance
+	s := &c.Identity.Security
+	if err := dur(sc.LockoutDuration, &s.LockoutDuration); err != nil {
+		return err
+	}
+	if s.LockoutFailureAttempts == 0 {
+		s.LockoutFailureAttempts = sc.LockoutFailureAttempts
+	}
+	if s.PasswordExpiresDays == 0 {
+		s.PasswordExpiresDays = sc.PasswordExpiresDays
+	}
+	if s.UniqueLastPasswordCount == 0 {
+		s.UniqueLastPasswordCount = sc.UniqueLastPasswordCount
+	}
+	if s.MinimumPasswordAge == 0 {
+		s.MinimumPasswordAge = sc.MinimumPasswordAge
+	}
+	if s.PasswordRegex == "" {
+		s.PasswordRegex, s.PasswordRegexDescription = sc.PasswordRegex, sc.PasswordRegexDescription
+	}
+	s.ChangePasswordUponFirstUse = s.ChangePasswordUponFirstUse || sc.ChangePasswordUponFirstUse
+	return nil
+}
+
+// publicURL returns the advertised base URL: PublicURL, or the listen address with
+// 0.0.0.0/:: replaced by the loopback address.
+func (c *Config) publicURL(tls bool) (string, error) {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/"), nil
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return "", fmt.Errorf("listen address %q: %w", c.Listen, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
+}
