@@ -4,13 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"unicode/utf8"
-	"weak"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/store"
@@ -497,25 +494,8 @@ type snapEndpoint struct {
 	extra               map[string]any
 }
 
-// catalogCaches holds each Service's catalog snapshot.
-//
-// TODO(lead): replace with a field `catalogCache atomic.Pointer[catalogSnap]` on Service;
-// catalogSlot then becomes `return &s.catalogCache`. Until then the slot is found through
-// a weak pointer so that a discarded Service (tests make many) is not kept alive.
-var catalogCaches sync.Map // weak.Pointer[Service] → *atomic.Pointer[catalogSnap]
-
 // catalogSlot returns where s caches its catalog snapshot.
-func (s *Service) catalogSlot() *atomic.Pointer[catalogSnap] {
-	k := weak.Make(s)
-	if v, ok := catalogCaches.Load(k); ok {
-		return v.(*atomic.Pointer[catalogSnap])
-	}
-	v, loaded := catalogCaches.LoadOrStore(k, new(atomic.Pointer[catalogSnap]))
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Service]) { catalogCaches.Delete(k) }, k)
-	}
-	return v.(*atomic.Pointer[catalogSnap])
-}
+func (s *Service) catalogSlot() *atomic.Pointer[catalogSnap] { return &s.catalogCache }
 
 // catalogSnapshot returns the catalog as of the current identity generation, reading it
 // from the database only after a write. Reads through a transaction (which may hold

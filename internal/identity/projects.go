@@ -272,6 +272,7 @@ func (s *Service) deleteProjectTx(ctx context.Context, tx *store.Tx, id string) 
 		`DELETE FROM assignments WHERE target_id = ?`,
 		`DELETE FROM limits WHERE project_id = ?`,
 		`DELETE FROM application_credentials WHERE project_id = ?`,
+		`DELETE FROM credentials WHERE project_id = ?`,
 		`DELETE FROM projects WHERE id = ?`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {

@@ -158,20 +158,19 @@ func (s *Service) deleteRoleTx(ctx context.Context, tx *store.Tx, ro *role) erro
 	if immutable(ro.Options) {
 		return immutableRoleError("delete", ro.ID)
 	}
-	for _, stmt := range []string{
-		`DELETE FROM application_credentials WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.role_id = ?
+	for _, st := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM application_credentials WHERE EXISTS (SELECT 1 FROM assignments a WHERE a.role_id = ?
 			AND a.type = 'UserProject' AND a.actor_id = application_credentials.user_id
-			AND a.target_id = application_credentials.project_id)`,
-		`DELETE FROM assignments WHERE role_id = ?`,
-		`DELETE FROM application_credential_roles WHERE role_id = ?`,
-		`DELETE FROM implied_roles WHERE prior_role_id = ? OR implied_role_id = ?`,
-		`DELETE FROM roles WHERE id = ?`,
+			AND a.target_id = application_credentials.project_id)`, []any{ro.ID}},
+		{`DELETE FROM assignments WHERE role_id = ?`, []any{ro.ID}},
+		{`DELETE FROM application_credential_roles WHERE role_id = ?`, []any{ro.ID}},
+		{`DELETE FROM implied_roles WHERE prior_role_id = ? OR implied_role_id = ?`, []any{ro.ID, ro.ID}},
+		{`DELETE FROM roles WHERE id = ?`, []any{ro.ID}},
 	} {
-		args := []any{ro.ID}
-		if strings.Count(stmt, "?") == 2 {
-			args = append(args, ro.ID)
-		}
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
 			return fmt.Errorf("delete role %s: %w", ro.ID, err)
 		}
 	}

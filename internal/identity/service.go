@@ -82,6 +82,8 @@ type Service struct {
 	storedRevision atomic.Int64
 
 	tokenCache tokenCache
+	// catalogCache holds the catalog as of one generation (catalog.go).
+	catalogCache atomic.Pointer[catalogSnap]
 
 	revMu       sync.Mutex
 	revEvents   []revocationEvent
