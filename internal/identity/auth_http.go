@@ -166,10 +166,18 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		prior, err = s.validate(ctx, id, false)
 		if err != nil {
+			// Keystone validates the token it is asked to rescope and answers 404
+			// TokenNotFound when it is invalid, expired or revoked.
+			if api.AsError(err).Status == http.StatusUnauthorized {
+				return api.NotFound("Could not find token: %s.", truncateRunes(id, 16))
+			}
 			return err
 		}
 		if prior.AppCredID != "" {
 			return api.Forbidden("Unable to rescope an application credential token.")
+		}
+		if prior.TrustID != "" {
+			return api.Forbidden("You are not authorized to perform the requested action: Using trust-scoped token to create another token. Create a new trust-scoped token instead.")
 		}
 		userID = prior.UserID
 	}
@@ -193,7 +201,7 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if appCred != nil {
-		if !sc.unscoped() && sc.ProjectID != appCred.ProjectID {
+		if !sc.unscoped() && (sc.ProjectID != appCred.ProjectID || sc.TrustID != "") {
 			return api.Unauthorized("Application credentials cannot request a scope.")
 		}
 		p.ProjectID, p.AppCredID = appCred.ProjectID, appCred.AppCredID
@@ -202,12 +210,12 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 			p.ExpiresAt = appCred.ExpiresAt
 		}
 	} else {
-		p.ProjectID, p.DomainID = sc.ProjectID, sc.DomainID
+		p.ProjectID, p.DomainID, p.TrustID = sc.ProjectID, sc.DomainID, sc.TrustID
 		if sc.System {
 			p.System = "all"
 		}
 	}
-	if !sc.unscoped() && appCred == nil {
+	if !sc.unscoped() && appCred == nil && sc.TrustID == "" {
 		roles, err := s.effectiveRoles(ctx, s.db, userID, sc)
 		if err != nil {
 			return err
@@ -219,6 +227,11 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.issue(ctx, p)
 	if err != nil {
 		return err
+	}
+	if sc.TrustID != "" {
+		if err := s.consumeTrustUse(ctx, sc.TrustID); err != nil {
+			return err
+		}
 	}
 	nocat, _, _ := api.QueryBool(r.URL.Query(), "nocatalog")
 	body, err := s.tokenJSON(ctx, r, t, !nocat)
@@ -418,7 +431,7 @@ func (s *Service) requestedScope(ctx context.Context, authObj api.Object, userID
 		}
 		return scope{System: true}, nil
 	case so.Has("OS-TRUST:trust"):
-		return scope{}, api.Forbidden("Trusts are not supported by this cloud.")
+		return s.trustScope(ctx, so, userID)
 	}
 	return scope{}, api.BadRequest("Invalid input for field 'scope': expected project, domain or system.")
 }

@@ -21,7 +21,8 @@ func defaultPolicies() map[string]string {
 	out := basePolicies()
 	for _, m := range []map[string]string{
 		tokenPolicies(), projectPolicies(), userPolicies(), rolePolicies(),
-		catalogPolicies(), appCredPolicies(),
+		catalogPolicies(), appCredPolicies(), delegationPolicies(),
+		endpointFilterPolicies(), policyAPIPolicies(), oauth1ConsumerPolicies(), domainConfigPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

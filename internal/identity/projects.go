@@ -268,6 +268,9 @@ func updateProjectRow(ctx context.Context, tx *store.Tx, p *project) error {
 // deleteProjectTx removes a project and everything that hangs off it: its assignments,
 // its tags, and the tokens scoped to it.
 func (s *Service) deleteProjectTx(ctx context.Context, tx *store.Tx, id string) error {
+	if err := s.deleteTrustsForProjectTx(ctx, tx, id); err != nil {
+		return err
+	}
 	for _, stmt := range []string{
 		`DELETE FROM assignments WHERE target_id = ?`,
 		`DELETE FROM limits WHERE project_id = ?`,

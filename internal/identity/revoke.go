@@ -67,14 +67,14 @@ func (s *Service) revocations(ctx context.Context) ([]revocationEvent, error) {
 }
 
 // matches reports whether the event revokes the token, following Keystone's revoke model:
-// user_id matches the token's user, domain_id its user's or its scope's domain, project_id
-// its project, role_id any of its roles, audit_id its own audit id and audit_chain_id its
-// chain.
+// user_id matches the token's user (or a trust token's trustor or trustee), trust_id its
+// trust, domain_id its user's or its scope's domain, project_id its project, role_id any
+// of its roles, audit_id its own audit id and audit_chain_id its chain.
 func (ev *revocationEvent) matches(t *tokenInfo) bool {
 	if t.IssuedAtPrecise.After(ev.IssuedBefore) {
 		return false
 	}
-	if ev.UserID != "" && ev.UserID != t.UserID {
+	if ev.UserID != "" && ev.UserID != t.UserID && ev.UserID != t.TrustorID && ev.UserID != t.TrusteeID {
 		return false
 	}
 	if ev.ProjectID != "" && ev.ProjectID != t.ProjectID {
@@ -86,7 +86,7 @@ func (ev *revocationEvent) matches(t *tokenInfo) bool {
 	if ev.RoleID != "" && !slices.Contains(t.RoleIDs, ev.RoleID) {
 		return false
 	}
-	if ev.TrustID != "" {
+	if ev.TrustID != "" && ev.TrustID != t.TrustID {
 		return false
 	}
 	if ev.AuditID != "" && (len(t.AuditIDs) == 0 || t.AuditIDs[0] != ev.AuditID) {

@@ -1,10 +1,12 @@
 package identity
 
 // scope is what a token is scoped to: one project, one domain, the system, or nothing.
+// A trust scope is the trust's project with TrustID set.
 type scope struct {
 	ProjectID string
 	DomainID  string
 	System    bool
+	TrustID   string
 }
 
 // unscoped reports whether the scope names nothing.

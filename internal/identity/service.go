@@ -208,6 +208,12 @@ func (s *Service) Routes() []api.Route {
 		s.appCredRoutes(),
 		s.credentialRoutes(),
 		s.limitRoutes(),
+		s.endpointFilterRoutes(),
+		s.policyRoutes(),
+		s.oauth1ConsumerRoutes(),
+		s.domainConfigRoutes(),
+		s.ec2CredentialRoutes(),
+		s.trustRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

@@ -28,6 +28,8 @@ type tokenInfo struct {
 	AuditIDs                                                   []string
 	AppCredID, AppCredName                                     string
 	AppCredUnrestricted                                        bool
+	TrustID, TrustorID, TrusteeID                              string
+	TrustImpersonation                                         bool
 	IssuedAt, ExpiresAt                                        time.Time
 	// IssuedAtPrecise is the issue time at sub-second precision, derived from the expiry
 	// when the token has the default life; revocation compares with it so that a token
@@ -173,7 +175,7 @@ func (s *Service) resolve(ctx context.Context, tok string, p fernet.Payload) (*t
 	t := &tokenInfo{
 		Token: tok, UserID: p.UserID, Methods: p.Methods, AuditIDs: p.AuditIDs,
 		IssuedAt: p.IssuedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(), ProjectID: p.ProjectID,
-		DomainID: p.DomainID, System: p.System == "all", AppCredID: p.AppCredID,
+		DomainID: p.DomainID, System: p.System == "all", AppCredID: p.AppCredID, TrustID: p.TrustID,
 	}
 	t.IssuedAtPrecise = t.IssuedAt
 	if precise := t.ExpiresAt.Add(-s.cfg.TokenExpiration); !precise.Before(t.IssuedAt) && precise.Before(t.IssuedAt.Add(time.Second)) {
@@ -185,7 +187,11 @@ func (s *Service) resolve(ctx context.Context, tok string, p fernet.Payload) (*t
 	if err := s.fillScope(ctx, t); err != nil {
 		return nil, err
 	}
-	if t.AppCredID != "" {
+	if t.TrustID != "" {
+		if err := s.resolveTrustToken(ctx, t); err != nil {
+			return nil, err
+		}
+	} else if t.AppCredID != "" {
 		roles, err := s.appCredTokenRoles(ctx, s.db, t.AppCredID, t.UserID, t.ProjectID)
 		if err != nil {
 			return nil, errTokenInvalid()
@@ -316,6 +322,7 @@ func (s *Service) tokenJSON(ctx context.Context, r *http.Request, t *tokenInfo, 
 	case t.System:
 		body["system"] = map[string]any{"all": true}
 	}
+	trustTokenJSON(t, body)
 	if t.AppCredID != "" {
 		body["application_credential"] = map[string]any{"id": t.AppCredID, "name": t.AppCredName, "restricted": !t.AppCredUnrestricted}
 	}

@@ -222,6 +222,9 @@ func (s *Service) deleteUserTx(ctx context.Context, tx *store.Tx, id string) err
 			return err
 		}
 	}
+	if err := s.deleteTrustsForUserTx(ctx, tx, id); err != nil {
+		return err
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return err

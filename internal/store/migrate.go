@@ -80,8 +80,8 @@ func statements(src string) []string {
 	return out
 }
 
-// migrate applies, in order and each in its own transaction, every migration newer than
-// the database. A crash mid-way leaves the database at the last completed step.
+// migrate applies, in order and each in its own transaction, every migration the database
+// has not recorded. A crash mid-way leaves the database at the last completed step.
 func (db *DB) migrate(ctx context.Context) error {
 	ms, err := loadMigrations()
 	if err != nil {
@@ -91,12 +91,27 @@ func (db *DB) migrate(ctx context.Context) error {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	var current int
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	applied := map[int]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, m := range ms {
-		if m.version <= current {
+		// Every missing step runs, not only those above the highest applied one, so a
+		// step that landed on main after a later-numbered one is still applied.
+		if applied[m.version] {
 			continue
 		}
 		err := db.InTx(ctx, func(tx *Tx) error {
