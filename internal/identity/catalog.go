@@ -471,7 +471,16 @@ func (s *Service) catalogFor(ctx context.Context, q store.Querier, userID, proje
 	if err != nil {
 		return nil, err
 	}
-	return snap.render(userID, projectID), nil
+	cat := snap.render(userID, projectID)
+	if projectID == "" {
+		return cat, nil
+	}
+	// OS-EP-FILTER: a project with endpoint associations sees only those endpoints.
+	allowed, err := s.projectEndpointFilter(ctx, q, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return filterCatalog(cat, allowed), nil
 }
 
 // catalogSnap is the catalog read from the database, with URL templates parsed. It is
