@@ -106,7 +106,9 @@ func (s *Service) handleListPolicies(w http.ResponseWriter, r *http.Request) err
 	}
 	out := make([]map[string]any, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, policyJSON(r, p))
+		if matchInexact(q, "type", p.Type) {
+			out = append(out, policyJSON(r, p))
+		}
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"policies": out, "links": api.KeystoneLinks(r)})
 	return nil

@@ -3,7 +3,7 @@ package identity
 import (
 	"context"
 	"net/http"
-	"sort"
+	"net/url"
 	"strings"
 
 	"github.com/gostack/gostack/internal/api"
@@ -424,6 +424,42 @@ func nameFilters(q map[string][]string) ([]string, []any) {
 	return where, args
 }
 
+// matchInexact applies Keystone's inexact filters on one attribute (attr__contains,
+// __icontains, __startswith, __istartswith, __endswith, __iendswith, __equals, __iequals)
+// to a value, for lists filtered in memory.
+func matchInexact(q url.Values, attr, value string) bool {
+	for _, op := range []string{"contains", "startswith", "endswith", "equals"} {
+		for _, ci := range []bool{false, true} {
+			key := attr + "__" + op
+			if ci {
+				key = attr + "__i" + op
+			}
+			if !q.Has(key) {
+				continue
+			}
+			want, got := q.Get(key), value
+			if ci {
+				want, got = strings.ToLower(want), strings.ToLower(got)
+			}
+			var ok bool
+			switch op {
+			case "contains":
+				ok = strings.Contains(got, want)
+			case "startswith":
+				ok = strings.HasPrefix(got, want)
+			case "endswith":
+				ok = strings.HasSuffix(got, want)
+			default:
+				ok = got == want
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // queryProjects loads projects matching a WHERE clause, with their tags, ordered by name.
 func (s *Service) queryProjects(ctx context.Context, where string, args ...any) ([]*project, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE `+where+` ORDER BY name, id`, args...)
@@ -524,9 +560,6 @@ func (s *Service) updateProject(w http.ResponseWriter, r *http.Request) error {
 		wasEnabled := cur.Enabled
 		if err := readProjectFields(o, cur); err != nil {
 			return err
-		}
-		if cur.IsDomain && !wasEnabled && cur.Enabled {
-			// Re-enabling is always fine; disabling is handled below.
 		}
 		if err := updateProjectRow(ctx, tx, cur); err != nil {
 			return err
@@ -711,14 +744,4 @@ func (s *Service) deleteProjectTag(w http.ResponseWriter, r *http.Request) error
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
