@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +42,7 @@ to use them, for example:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUpCommand(), newVersionCommand())
+	root.AddCommand(newUpCommand(), newKeysCommand(), newVersionCommand())
 	return root
 }
 
@@ -96,7 +97,33 @@ in <data-dir>/policy.yaml take effect on the next request.`,
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&tokenExpiration, "token-expiration", 0, "token lifetime (default 1h)")
 	f.IntVar(&cfg.Identity.BcryptCost, "bcrypt-cost", 0, "bcrypt cost for passwords (default 12)")
+	f.DurationVar(&cfg.Identity.KeyRotationInterval, "key-rotation", 24*time.Hour, "rotate the Fernet token keys this often (0: only by 'gostack keys rotate')")
 	return cmd
+}
+
+// newKeysCommand manages the Fernet token key repository.
+func newKeysCommand() *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage the Fernet keys that sign tokens"}
+	var dataDir string
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Rotate the token keys now (like keystone-manage fernet_rotate)",
+		Long: `Promote the staged key to primary, stage a new key and drop the oldest keys beyond
+what unexpired tokens need. A running gostack picks the new keys up within a minute;
+tokens signed by the keys that remain keep validating.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir := filepath.Join(dataDir, "fernet-keys")
+			if err := app.RotateKeys(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated the keys in %s\n", dir)
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&dataDir, "data-dir", app.DefaultDataDir(), "gostack's data directory")
+	keys.AddCommand(rotate)
+	return keys
 }
 
 // newLogger returns a structured logger on stderr at the given level.

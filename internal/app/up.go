@@ -127,6 +127,12 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	return nil
 }
 
+// RotateKeys rotates the Fernet key repository in dir, sized for the default token life,
+// allow_expired window and daily rotation.
+func RotateKeys(dir string) error {
+	return identity.RotateKeyRepository(dir, identity.Config{KeyRotationInterval: 24 * time.Hour})
+}
+
 // secrets are the generated (or given) bootstrap passwords, kept in the data directory so
 // that the client files can be rewritten at every start.
 type secrets struct {

@@ -42,6 +42,9 @@ type Config struct {
 	AllowExpiredWindow time.Duration
 	// BcryptCost is the bcrypt work factor for passwords (12).
 	BcryptCost int
+	// KeyRotationInterval rotates the Fernet keys when the primary key is this old (0: only
+	// by `gostack keys rotate`); the number of keys kept follows from it.
+	KeyRotationInterval time.Duration
 	// Security holds the PCI-DSS options, all off by default.
 	Security SecurityConfig
 }
@@ -125,6 +128,8 @@ func (s *Service) Run(ctx context.Context) {
 	defer t.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	keys := time.NewTicker(time.Minute)
+	defer keys.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,6 +142,8 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		case <-prune.C:
 			s.pruneRevocations(ctx)
+		case <-keys.C:
+			s.maintainKeys(ctx)
 		}
 	}
 }
