@@ -250,21 +250,23 @@ func checkFederated(o api.Object) error {
 	if err != nil || !ok {
 		return err
 	}
-	for _, f := range list {
-		idp, _, err := f.Str("idp_id", false)
-		if err != nil {
-			return err
-		}
-		protocols, _, err := f.List("protocols")
-		if err != nil {
-			return err
-		}
-		if idp == "" || len(protocols) == 0 {
-			return api.BadRequest("Invalid input for field 'federated': each item needs an idp_id and at least one protocol.")
-		}
-		return api.BadRequest("Could not find Identity Provider: %s", idp)
+	if len(list) == 0 {
+		return nil
 	}
-	return nil
+	// The first entry decides: either it is malformed or its provider is unknown.
+	f := list[0]
+	idp, _, err := f.Str("idp_id", false)
+	if err != nil {
+		return err
+	}
+	protocols, _, err := f.List("protocols")
+	if err != nil {
+		return err
+	}
+	if idp == "" || len(protocols) == 0 {
+		return api.BadRequest("Invalid input for field 'federated': each item needs an idp_id and at least one protocol.")
+	}
+	return api.BadRequest("Could not find Identity Provider: %s", idp)
 }
 
 // normalizeKeys replaces ':' and '-' in top-level attribute names with '_', as Keystone
@@ -328,8 +330,8 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, err := readUserInput(raw, true)
-	if err != nil {
+	// Validate before the policy check, as Keystone's schema runs first.
+	if _, err := readUserInput(raw, true); err != nil {
 		return err
 	}
 	target := policy.Target{}
@@ -341,7 +343,7 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorizeFor(ctx, "identity:create_user", target); err != nil {
 		return err
 	}
-	in, err = readUserInput(normalizeKeys(raw), true)
+	in, err := readUserInput(normalizeKeys(raw), true)
 	if err != nil {
 		return err
 	}
