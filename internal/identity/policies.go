@@ -23,6 +23,7 @@ func defaultPolicies() map[string]string {
 		tokenPolicies(), projectPolicies(), userPolicies(), rolePolicies(),
 		catalogPolicies(), appCredPolicies(), delegationPolicies(),
 		endpointFilterPolicies(), policyAPIPolicies(), oauth1ConsumerPolicies(), domainConfigPolicies(),
+		federationPolicies(), ec2TokenPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

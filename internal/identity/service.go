@@ -221,6 +221,8 @@ func (s *Service) Routes() []api.Route {
 		s.domainConfigRoutes(),
 		s.ec2CredentialRoutes(),
 		s.trustRoutes(),
+		s.federationRoutes(),
+		s.ec2TokenRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

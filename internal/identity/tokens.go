@@ -333,5 +333,13 @@ func (s *Service) tokenJSON(ctx context.Context, r *http.Request, t *tokenInfo, 
 		}
 		body["catalog"] = cat
 	}
+	// Keystone lists the enabled federation service providers on every token.
+	sps, err := s.enabledServiceProviders(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	if sps != nil {
+		body["service_providers"] = sps
+	}
 	return map[string]any{"token": body}, nil
 }
