@@ -69,3 +69,13 @@ clean:
 ## help: list the targets
 help:
 	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+.PHONY: testvm test-guestimage
+
+## testvm: build (or reuse from the cache) the test guest image; prints the qcow2's path
+testvm:
+	./images/testvm/build.sh
+
+## test-guestimage: boot the test guest under QEMU/TCG (config drive, metadata service, ssh)
+test-guestimage:
+	$(GO) test -count=1 -v ./test/guestimage
