@@ -121,9 +121,12 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 	var userID string
 	var appCred *appCredAuth
 	for _, m := range methods {
-		if m != "password" && m != "token" && m != "application_credential" {
+		if m != "password" && m != "token" && m != "application_credential" && m != "oauth1" {
 			return api.Unauthorized("Attempted to authenticate with an unsupported method.")
 		}
+	}
+	if slices.Contains(methods, "oauth1") {
+		return s.createOAuthToken(w, r, methods)
 	}
 	switch {
 	case slices.Contains(methods, "application_credential"):
@@ -178,6 +181,9 @@ func (s *Service) createToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		if prior.TrustID != "" {
 			return api.Forbidden("You are not authorized to perform the requested action: Using trust-scoped token to create another token. Create a new trust-scoped token instead.")
+		}
+		if prior.AccessTokenID != "" {
+			return api.Forbidden("You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.")
 		}
 		userID = prior.UserID
 	}

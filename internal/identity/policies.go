@@ -22,7 +22,7 @@ func defaultPolicies() map[string]string {
 	for _, m := range []map[string]string{
 		tokenPolicies(), projectPolicies(), userPolicies(), rolePolicies(),
 		catalogPolicies(), appCredPolicies(), delegationPolicies(),
-		endpointFilterPolicies(), policyAPIPolicies(), oauth1ConsumerPolicies(), domainConfigPolicies(),
+		endpointFilterPolicies(), policyAPIPolicies(), oauth1ConsumerPolicies(), oauth1TokenPolicies(), domainConfigPolicies(),
 		federationPolicies(), ec2TokenPolicies(),
 	} {
 		for k, v := range m {

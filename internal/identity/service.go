@@ -218,6 +218,7 @@ func (s *Service) Routes() []api.Route {
 		s.endpointFilterRoutes(),
 		s.policyRoutes(),
 		s.oauth1ConsumerRoutes(),
+		s.oauth1Routes(),
 		s.domainConfigRoutes(),
 		s.ec2CredentialRoutes(),
 		s.trustRoutes(),

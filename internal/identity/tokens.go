@@ -30,6 +30,7 @@ type tokenInfo struct {
 	AppCredUnrestricted                                        bool
 	TrustID, TrustorID, TrusteeID                              string
 	TrustImpersonation                                         bool
+	AccessTokenID, OAuthConsumerID                             string
 	IssuedAt, ExpiresAt                                        time.Time
 	// IssuedAtPrecise is the issue time at sub-second precision, derived from the expiry
 	// when the token has the default life; revocation compares with it so that a token
@@ -176,6 +177,7 @@ func (s *Service) resolve(ctx context.Context, tok string, p fernet.Payload) (*t
 		Token: tok, UserID: p.UserID, Methods: p.Methods, AuditIDs: p.AuditIDs,
 		IssuedAt: p.IssuedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(), ProjectID: p.ProjectID,
 		DomainID: p.DomainID, System: p.System == "all", AppCredID: p.AppCredID, TrustID: p.TrustID,
+		AccessTokenID: p.AccessTokenID,
 	}
 	t.IssuedAtPrecise = t.IssuedAt
 	if precise := t.ExpiresAt.Add(-s.cfg.TokenExpiration); !precise.Before(t.IssuedAt) && precise.Before(t.IssuedAt.Add(time.Second)) {
@@ -189,6 +191,10 @@ func (s *Service) resolve(ctx context.Context, tok string, p fernet.Payload) (*t
 	}
 	if t.TrustID != "" {
 		if err := s.resolveTrustToken(ctx, t); err != nil {
+			return nil, err
+		}
+	} else if t.AccessTokenID != "" {
+		if err := s.resolveOAuthToken(ctx, t); err != nil {
 			return nil, err
 		}
 	} else if t.AppCredID != "" {
@@ -323,6 +329,7 @@ func (s *Service) tokenJSON(ctx context.Context, r *http.Request, t *tokenInfo, 
 		body["system"] = map[string]any{"all": true}
 	}
 	trustTokenJSON(t, body)
+	oauthTokenJSON(t, body)
 	if t.AppCredID != "" {
 		body["application_credential"] = map[string]any{"id": t.AppCredID, "name": t.AppCredName, "restricted": !t.AppCredUnrestricted}
 	}

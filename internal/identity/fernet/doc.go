@@ -5,8 +5,8 @@
 // payload tuple is serialised with MessagePack, sealed with Fernet
 // (AES-128-CBC and HMAC-SHA256, see https://github.com/fernet/spec) and the
 // URL-safe base64 text has its '=' padding stripped. Payload versions 0
-// (unscoped), 1 (domain), 2 (project), 3 (trust), 8 (system) and 9
-// (application credential) are issued and validated with Keystone's field
+// (unscoped), 1 (domain), 2 (project), 3 (trust), 7 (OAuth 1.0a), 8 (system)
+// and 9 (application credential) are issued and validated with Keystone's field
 // layouts and conversions, so a token issued here can be validated by
 // Keystone with the same keys and the other way round.
 //

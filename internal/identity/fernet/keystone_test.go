@@ -24,15 +24,16 @@ type keystoneGolden struct {
 		Name    string `json:"name"`
 		Version int    `json:"version"`
 		Input   struct {
-			UserID    string   `json:"user_id"`
-			Methods   []string `json:"methods"`
-			ExpiresAt string   `json:"expires_at"`
-			AuditIDs  []string `json:"audit_ids"`
-			ProjectID string   `json:"project_id"`
-			DomainID  string   `json:"domain_id"`
-			System    string   `json:"system"`
-			TrustID   string   `json:"trust_id"`
-			AppCredID string   `json:"app_cred_id"`
+			UserID        string   `json:"user_id"`
+			Methods       []string `json:"methods"`
+			ExpiresAt     string   `json:"expires_at"`
+			AuditIDs      []string `json:"audit_ids"`
+			ProjectID     string   `json:"project_id"`
+			DomainID      string   `json:"domain_id"`
+			System        string   `json:"system"`
+			TrustID       string   `json:"trust_id"`
+			AppCredID     string   `json:"app_cred_id"`
+			AccessTokenID string   `json:"access_token_id"`
 		} `json:"input"`
 		Token          string          `json:"token"`
 		Msgpack        string          `json:"msgpack"`
@@ -45,31 +46,33 @@ type keystoneGolden struct {
 // keystoneFields is what Keystone's TokenFormatter.validate_token returns
 // (None is the empty string here).
 type keystoneFields struct {
-	UserID    string   `json:"user_id"`
-	Methods   []string `json:"methods"`
-	AuditIDs  []string `json:"audit_ids"`
-	System    string   `json:"system,omitempty"`
-	DomainID  string   `json:"domain_id,omitempty"`
-	ProjectID string   `json:"project_id,omitempty"`
-	TrustID   string   `json:"trust_id,omitempty"`
-	AppCredID string   `json:"app_cred_id,omitempty"`
-	IssuedAt  string   `json:"issued_at"`
-	ExpiresAt string   `json:"expires_at"`
+	UserID        string   `json:"user_id"`
+	Methods       []string `json:"methods"`
+	AuditIDs      []string `json:"audit_ids"`
+	System        string   `json:"system,omitempty"`
+	DomainID      string   `json:"domain_id,omitempty"`
+	ProjectID     string   `json:"project_id,omitempty"`
+	TrustID       string   `json:"trust_id,omitempty"`
+	AppCredID     string   `json:"app_cred_id,omitempty"`
+	AccessTokenID string   `json:"access_token_id,omitempty"`
+	IssuedAt      string   `json:"issued_at"`
+	ExpiresAt     string   `json:"expires_at"`
 }
 
 // asKeystone renders a validated payload the way Keystone reports it.
 func asKeystone(p Payload) keystoneFields {
 	return keystoneFields{
-		UserID:    p.UserID,
-		Methods:   p.Methods,
-		AuditIDs:  p.AuditIDs,
-		System:    p.System,
-		DomainID:  p.DomainID,
-		ProjectID: p.ProjectID,
-		TrustID:   p.TrustID,
-		AppCredID: p.AppCredID,
-		IssuedAt:  ksTime(p.IssuedAt),
-		ExpiresAt: ksTime(p.ExpiresAt),
+		UserID:        p.UserID,
+		Methods:       p.Methods,
+		AuditIDs:      p.AuditIDs,
+		System:        p.System,
+		DomainID:      p.DomainID,
+		ProjectID:     p.ProjectID,
+		TrustID:       p.TrustID,
+		AppCredID:     p.AppCredID,
+		AccessTokenID: p.AccessTokenID,
+		IssuedAt:      ksTime(p.IssuedAt),
+		ExpiresAt:     ksTime(p.ExpiresAt),
 	}
 }
 
@@ -118,15 +121,16 @@ func TestKeystoneGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := Payload{
-				UserID:    c.Input.UserID,
-				Methods:   c.Input.Methods,
-				ExpiresAt: expires,
-				AuditIDs:  c.Input.AuditIDs,
-				ProjectID: c.Input.ProjectID,
-				DomainID:  c.Input.DomainID,
-				System:    c.Input.System,
-				TrustID:   c.Input.TrustID,
-				AppCredID: c.Input.AppCredID,
+				UserID:        c.Input.UserID,
+				Methods:       c.Input.Methods,
+				ExpiresAt:     expires,
+				AuditIDs:      c.Input.AuditIDs,
+				ProjectID:     c.Input.ProjectID,
+				DomainID:      c.Input.DomainID,
+				System:        c.Input.System,
+				TrustID:       c.Input.TrustID,
+				AppCredID:     c.Input.AppCredID,
+				AccessTokenID: c.Input.AccessTokenID,
 			}
 			data, err := encodePayload(&p)
 			if err != nil {
@@ -192,6 +196,16 @@ func gostackCases() map[string]Payload {
 			p.ProjectID = "demo"
 			p.AppCredID = "my-cred"
 			p.Methods = []string{"application_credential"}
+		}),
+		"oauth1": with(func(p *Payload) {
+			p.ProjectID = uuidProject
+			p.AccessTokenID = uuidTrust
+			p.Methods = []string{"oauth1"}
+		}),
+		"oauth1_name": with(func(p *Payload) {
+			p.ProjectID = "demo"
+			p.AccessTokenID = "my-access-token"
+			p.Methods = []string{"oauth1"}
 		}),
 	}
 }

@@ -16,8 +16,9 @@ import (
 
 // Payload is what a token carries. Exactly one kind is encoded, chosen the way
 // Keystone's Fernet provider chooses it: a trust token when TrustID is set, an
-// application credential token when AppCredID is set, otherwise a project,
-// domain or system scoped token, or an unscoped token when no scope is set.
+// application credential token when AppCredID is set, an OAuth 1.0a token when
+// AccessTokenID is set, otherwise a project, domain or system scoped token, or
+// an unscoped token when no scope is set.
 type Payload struct {
 	// UserID is the ID of the user the token was issued to.
 	UserID string
@@ -47,18 +48,21 @@ type Payload struct {
 	TrustID string
 	// AppCredID is the application credential in effect.
 	AppCredID string
+	// AccessTokenID is the OS-OAUTH1 access token in effect.
+	AccessTokenID string
 	// IssuedAt is the Fernet timestamp, with one second precision. Issue uses
 	// it as the timestamp when it is set and the current time otherwise.
 	IssuedAt time.Time
 }
 
-// Payload versions, from keystone/token/token_formatters.py. Versions 4 to 7
-// (federated and OAuth 1.0a) and 10 (OAuth 2.0 mTLS) are not supported.
+// Payload versions, from keystone/token/token_formatters.py. Versions 4 to 6
+// (federated) and 10 (OAuth 2.0 mTLS) are not supported.
 const (
 	versionUnscoped      = 0
 	versionDomainScoped  = 1
 	versionProjectScoped = 2
 	versionTrustScoped   = 3
+	versionOAuthScoped   = 7
 	versionSystemScoped  = 8
 	versionAppCredScoped = 9
 )
@@ -92,15 +96,24 @@ func (p *Payload) version() (int, error) {
 	if scopes > 1 {
 		return 0, fmt.Errorf("%w: more than one scope", ErrInvalidPayload)
 	}
-	switch {
-	case p.TrustID != "" && p.AppCredID != "":
-		return 0, fmt.Errorf("%w: both a trust and an application credential", ErrInvalidPayload)
-	case p.TrustID != "" || p.AppCredID != "":
-		if p.ProjectID == "" {
-			return 0, fmt.Errorf("%w: trust and application credential tokens need a project scope", ErrInvalidPayload)
+	delegations := 0
+	for _, s := range []string{p.TrustID, p.AppCredID, p.AccessTokenID} {
+		if s != "" {
+			delegations++
 		}
-		if p.TrustID != "" {
+	}
+	switch {
+	case delegations > 1:
+		return 0, fmt.Errorf("%w: more than one of a trust, an application credential and an access token", ErrInvalidPayload)
+	case delegations == 1:
+		if p.ProjectID == "" {
+			return 0, fmt.Errorf("%w: trust, application credential and access token tokens need a project scope", ErrInvalidPayload)
+		}
+		switch {
+		case p.TrustID != "":
 			return versionTrustScoped, nil
+		case p.AccessTokenID != "":
+			return versionOAuthScoped, nil
 		}
 		return versionAppCredScoped, nil
 	case p.ProjectID != "":
@@ -123,7 +136,7 @@ func encodePayload(p *Payload) ([]byte, error) {
 	if p.UserID == "" {
 		return nil, fmt.Errorf("%w: no user id", ErrInvalidPayload)
 	}
-	for _, s := range []string{p.UserID, p.ProjectID, p.DomainID, p.System, p.AppCredID} {
+	for _, s := range []string{p.UserID, p.ProjectID, p.DomainID, p.System, p.AppCredID, p.AccessTokenID} {
 		if !utf8.ValidString(s) {
 			// Keystone could not decode the token, nor could Validate.
 			return nil, fmt.Errorf("%w: id is not utf-8", ErrInvalidPayload)
@@ -160,7 +173,7 @@ func encodePayload(p *Payload) ([]byte, error) {
 	switch v {
 	case versionUnscoped:
 		e.arrayLen(5)
-	case versionTrustScoped, versionAppCredScoped:
+	case versionTrustScoped, versionAppCredScoped, versionOAuthScoped:
 		e.arrayLen(7)
 	default:
 		e.arrayLen(6)
@@ -178,6 +191,10 @@ func encodePayload(p *Payload) ([]byte, error) {
 		}
 	case versionProjectScoped, versionTrustScoped, versionAppCredScoped:
 		e.id(p.ProjectID)
+	case versionOAuthScoped:
+		// OauthScopedPayload puts the access token before the expiry.
+		e.id(p.ProjectID)
+		e.id(p.AccessTokenID)
 	case versionSystemScoped:
 		e.string(p.System)
 	}
@@ -309,7 +326,7 @@ func decodePayload(data []byte) (Payload, error) {
 		n = 4
 	case versionDomainScoped, versionProjectScoped, versionSystemScoped:
 		n = 5
-	case versionTrustScoped, versionAppCredScoped:
+	case versionTrustScoped, versionAppCredScoped, versionOAuthScoped:
 		n = 6
 	default:
 		return p, fmt.Errorf("unsupported payload version %d", v.i)
@@ -338,6 +355,14 @@ func decodePayload(data []byte) (Payload, error) {
 			return p, fmt.Errorf("project id: %w", err)
 		}
 		rest = rest[1:]
+	case versionOAuthScoped:
+		if p.ProjectID, err = rest[0].id(); err != nil {
+			return p, fmt.Errorf("project id: %w", err)
+		}
+		if p.AccessTokenID, err = rest[1].id(); err != nil {
+			return p, fmt.Errorf("access token id: %w", err)
+		}
+		rest = rest[2:]
 	case versionSystemScoped:
 		if p.System, err = rest[0].text(); err != nil {
 			return p, fmt.Errorf("system: %w", err)

@@ -39,6 +39,12 @@ func TestRoundTrip(t *testing.T) {
 		{"system", func(p *Payload) { p.System = "all" }, versionSystemScoped},
 		{"app cred uuid", func(p *Payload) { p.ProjectID = uuidProject; p.AppCredID = uuidAppCred }, versionAppCredScoped},
 		{"app cred name", func(p *Payload) { p.ProjectID = "demo"; p.AppCredID = "my-cred" }, versionAppCredScoped},
+		{"oauth1 uuid", func(p *Payload) {
+			p.ProjectID = uuidProject
+			p.AccessTokenID = uuidTrust
+			p.Methods = []string{"oauth1"}
+		}, versionOAuthScoped},
+		{"oauth1 name", func(p *Payload) { p.ProjectID = "demo"; p.AccessTokenID = "my-token" }, versionOAuthScoped},
 		{"no methods", func(p *Payload) { p.Methods = nil }, versionUnscoped},
 		{"all methods", func(p *Payload) { p.Methods = AuthMethods() }, versionUnscoped},
 		{"new audit id", func(p *Payload) { p.AuditIDs = []string{NewAuditID(), NewAuditID()} }, versionUnscoped},
@@ -140,6 +146,8 @@ func TestPayloadBytes(t *testing.T) {
 			"96" + "08" + user + "02" + "a3616c6c" + float + audit},
 		{"app cred", Payload{UserID: uuidUser, Methods: []string{"application_credential"}, ProjectID: uuidProject, AppCredID: "c"},
 			"97" + "09" + user + "20" + project + float + audit + "92c2a163"},
+		{"oauth1 access token before expiry", Payload{UserID: uuidUser, Methods: []string{"oauth1"}, ProjectID: uuidProject, AccessTokenID: "c"},
+			"97" + "07" + user + "08" + project + "92c2a163" + float + audit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,6 +261,10 @@ func TestIssueRejects(t *testing.T) {
 		{"trust not uuid", func(p *Payload) { p.TrustID = "my-trust" }},
 		{"trust and app cred", func(p *Payload) { p.TrustID = uuidTrust; p.AppCredID = uuidAppCred }},
 		{"app cred without project", func(p *Payload) { p.ProjectID = ""; p.AppCredID = uuidAppCred }},
+		{"access token without project", func(p *Payload) { p.ProjectID = ""; p.AccessTokenID = uuidAppCred }},
+		{"trust and access token", func(p *Payload) { p.TrustID = uuidTrust; p.AccessTokenID = uuidAppCred }},
+		{"app cred and access token", func(p *Payload) { p.AppCredID = uuidAppCred; p.AccessTokenID = uuidTrust }},
+		{"access token not utf-8", func(p *Payload) { p.AccessTokenID = "\xff" }},
 		{"issued before 1970", func(p *Payload) { p.IssuedAt = time.Unix(-10, 0) }},
 		{"user not utf-8", func(p *Payload) { p.UserID = "\xff" }},
 		{"project not utf-8", func(p *Payload) { p.ProjectID = "a\xc3" }},
@@ -316,6 +328,8 @@ func TestDecodeRejects(t *testing.T) {
 		"domain int":             "96" + "01" + user + "02" + "05" + float + audit,
 		"system nil":             "96" + "08" + user + "02" + "c0" + float + audit,
 		"app cred not pair":      "97" + "09" + user + "02" + user + float + audit + "a163",
+		"access token not pair":  "97" + "07" + user + "08" + user + "a163" + float + audit,
+		"access token missing":   "96" + "07" + user + "08" + user + float + audit,
 		"legacy str utf8 uuid":   "95" + "00" + "92c3b0" + strings.Repeat("00", 16) + "02" + float + audit,
 		"float32 not a version":  "95" + "ca00000000" + user + "02" + float + audit,
 		"bool version":           "95" + "c3" + user + "02" + float + audit,
