@@ -18,6 +18,7 @@ import (
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/identity"
+	"github.com/gostack/gostack/internal/image"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
 )
@@ -83,8 +84,15 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		return err
 	}
 
+	imageSvc, err := image.New(ctx, db, enforcer, image.Config{Dir: filepath.Join(cfg.DataDir, "images")},
+		log.With("component", "image"))
+	if err != nil {
+		return err
+	}
+
 	srv := api.NewServer(log.With("component", "api"), idSvc, enforcer)
 	srv.Mount(idSvc.APIService())
+	srv.Mount(imageSvc.APIService())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -103,6 +111,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go idSvc.Run(runCtx)
+	go imageSvc.Run(runCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -199,6 +208,7 @@ func bootstrapConfig(cfg Config, s *secrets, base string) identity.BootstrapConf
 		AltDemo: identity.BootstrapAccount{UserName: "alt_demo", ProjectName: "alt_demo", Password: s.AltDemoPassword, Reset: cfg.DemoPassword != "", Role: "member"},
 		Catalog: []identity.CatalogEntryConfig{
 			identity.CatalogEntry("identity", "keystone", "Identity Service", cfg.Region, urls(base+"/v3")),
+			identity.CatalogEntry("image", "glance", "Image Service", cfg.Region, urls(base+"/image")),
 		},
 	}
 }

@@ -61,11 +61,12 @@ CREATE TABLE image_members (
 );
 CREATE INDEX image_members_member ON image_members (member, status);
 
--- Import tasks (api_image_import), as GET /v2/images/{id}/tasks shows them. input and
--- result are JSON documents; result is NULL until the task ends.
+-- Tasks: imports (api_image_import), as GET /v2/images/{id}/tasks shows them, and the
+-- legacy tasks API's tasks, which have no image. input and result are JSON documents;
+-- result is NULL until the task ends.
 CREATE TABLE image_tasks (
     id TEXT PRIMARY KEY,
-    image_id TEXT NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    image_id TEXT REFERENCES images (id) ON DELETE CASCADE,
     type TEXT NOT NULL,
     status TEXT NOT NULL,
     owner TEXT,
