@@ -34,7 +34,7 @@ const (
 // action of any service that has no rule of its own) and "service_api", which Nova
 // defines differently; no image rule here refers to either.
 func defaultPolicies() map[string]string {
-	return map[string]string{
+	return withMetadefPolicies(map[string]string{
 		"context_is_admin":  "role:admin",
 		"add_image":         adminOrMemberCreate,
 		"delete_image":      adminOrProjectMember,
@@ -66,7 +66,7 @@ func defaultPolicies() map[string]string {
 		"get_tasks":        "",
 		"add_task":         "",
 		"modify_task":      "",
-	}
+	})
 }
 
 // call is what a handler knows about the request it serves: the caller, its policy

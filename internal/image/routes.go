@@ -34,6 +34,7 @@ func (s *Service) Routes() []api.Route {
 		s.importRoutes(),
 		s.taskRoutes(),
 		s.schemaRoutes(),
+		s.metadefRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

@@ -26,7 +26,7 @@ func openEngines(t *testing.T) map[string]*DB {
 			t.Fatalf("postgres: %v", err)
 		}
 		// Start from an empty schema each run.
-		for _, tbl := range []string{"federation_protocols", "idp_remote_ids", "identity_providers", "federation_mappings", "service_providers", "trust_roles", "trusts", "domain_configs", "oauth1_access_tokens", "oauth1_request_tokens", "oauth1_consumers", "policy_associations", "policies",
+		for _, tbl := range []string{"image_metadef_catalogs", "image_metadef_namespace_resource_types", "image_metadef_resource_types", "image_metadef_tags", "image_metadef_properties", "image_metadef_objects", "image_metadef_namespaces", "federation_protocols", "idp_remote_ids", "identity_providers", "federation_mappings", "service_providers", "trust_roles", "trusts", "domain_configs", "oauth1_access_tokens", "oauth1_request_tokens", "oauth1_consumers", "policy_associations", "policies",
 			"project_endpoint_groups", "endpoint_groups", "project_endpoints", "settings", "revocation_events", "limits", "registered_limits", "credentials",
 			"application_credential_access_rules", "access_rules", "application_credential_roles",
 			"application_credentials", "endpoints", "services", "regions", "assignments", "implied_roles",
