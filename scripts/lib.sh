@@ -23,13 +23,21 @@ build_gostack() {
 	(cd "$ROOT" && go build -o bin/gostack ./cmd/gostack)
 }
 
-# start_gostack starts bin/gostack up in a fresh temporary data directory on a free port,
-# waits until GET /v3 answers 200 and sets GOSTACK_PID, GOSTACK_URL and GOSTACK_DATA_DIR.
+# start_gostack starts bin/gostack up (built first), or $GOSTACK_BIN when it is set (not
+# built), in a fresh temporary data directory on a free port, waits until GET /v3 answers
+# 200 and sets GOSTACK_PID, GOSTACK_URL and GOSTACK_DATA_DIR.
 # stop_gostack (registered with trap by the caller) stops it by PID. Extra arguments are
 # passed to gostack up; $GOSTACK_TOML, when set, is written to the data directory's
 # gostack.toml first.
 start_gostack() {
-	build_gostack
+	local bin="${GOSTACK_BIN:-}"
+	if [ -n "$bin" ]; then
+		[ -x "$bin" ] || die "GOSTACK_BIN=$bin is not an executable file"
+		say "using $bin (GOSTACK_BIN)"
+	else
+		build_gostack
+		bin="$ROOT/bin/gostack"
+	fi
 	GOSTACK_DATA_DIR="$(mktemp -d /tmp/gostack-conformance.XXXXXX)"
 	local port
 	port="$(free_port)"
@@ -38,7 +46,7 @@ start_gostack() {
 		printf '%s\n' "$GOSTACK_TOML" >"$GOSTACK_DATA_DIR/gostack.toml"
 	fi
 	say "starting gostack on $GOSTACK_URL (data dir $GOSTACK_DATA_DIR)"
-	"$ROOT/bin/gostack" up --data-dir "$GOSTACK_DATA_DIR" --listen "127.0.0.1:$port" \
+	"$bin" up --data-dir "$GOSTACK_DATA_DIR" --listen "127.0.0.1:$port" \
 		--admin-password "${GOSTACK_ADMIN_PASSWORD:-admin-secret}" \
 		--demo-password "${GOSTACK_DEMO_PASSWORD:-demo-secret}" "$@" \
 		>"$GOSTACK_DATA_DIR/gostack.log" 2>&1 &
@@ -80,4 +88,45 @@ load_openrc() {
 	for v in $(compgen -e | grep '^OS_' || true); do unset "$v"; done
 	# shellcheck disable=SC1090
 	. "$1"
+}
+
+# seed_image uploads a public image named testvm as the admin of the loaded openrc, as
+# DevStack uploads CirrOS, for suites that expect a cloud to have an image. The data is the
+# test guest (images/testvm/build.sh, built once and cached) or, when it cannot be built
+# here, an empty qcow2 from qemu-img create. Prints the image id.
+seed_image() {
+	local file note
+	if file="$("$ROOT/images/testvm/build.sh" 2>/dev/null | tail -n 1)" && [ -f "$file" ]; then
+		note="testvm guest $file"
+	else
+		command -v qemu-img >/dev/null || die "cannot build the testvm image and qemu-img is missing"
+		file="$GOSTACK_DATA_DIR/seed.qcow2"
+		qemu-img create -q -f qcow2 "$file" 64M
+		note="an empty qcow2 (images/testvm/build.sh cannot build here)"
+	fi
+	say "uploading a public image testvm: $note"
+	python3 - "$file" <<'PY'
+import json, os, sys, urllib.request
+auth, region = os.environ["OS_AUTH_URL"].rstrip("/"), os.environ.get("OS_REGION_NAME", "RegionOne")
+dom = lambda k: {"id": os.environ[k + "_ID"]} if os.environ.get(k + "_ID") else {"name": os.environ.get(k + "_NAME", "Default")}
+body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    "name": os.environ["OS_USERNAME"], "password": os.environ["OS_PASSWORD"], "domain": dom("OS_USER_DOMAIN")}}},
+    "scope": {"project": {"name": os.environ["OS_PROJECT_NAME"], "domain": dom("OS_PROJECT_DOMAIN")}}}}
+req = urllib.request.Request(auth + "/auth/tokens", json.dumps(body).encode(), {"Content-Type": "application/json"})
+with urllib.request.urlopen(req) as r:
+    token, catalog = r.headers["X-Subject-Token"], json.load(r)["token"]["catalog"]
+image = next(e["url"] for s in catalog if s["type"] == "image" for e in s["endpoints"]
+             if e["interface"] == "public" and e.get("region", region) == region).rstrip("/")
+h = {"X-Auth-Token": token, "Content-Type": "application/json"}
+req = urllib.request.Request(image + "/v2/images", json.dumps({"name": "testvm", "disk_format": "qcow2",
+    "container_format": "bare", "visibility": "public", "min_ram": 128}).encode(), h)
+with urllib.request.urlopen(req) as r:
+    iid = json.load(r)["id"]
+with open(sys.argv[1], "rb") as f:
+    req = urllib.request.Request(image + "/v2/images/%s/file" % iid, f, method="PUT", headers={
+        "X-Auth-Token": token, "Content-Type": "application/octet-stream",
+        "Content-Length": str(os.fstat(f.fileno()).st_size)})
+    urllib.request.urlopen(req).close()
+print(iid)
+PY
 }

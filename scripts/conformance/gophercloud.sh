@@ -4,23 +4,36 @@
 #
 #   scripts/conformance/gophercloud.sh [PACKAGE...]
 #
-# PACKAGE defaults to ./internal/acceptance/openstack/identity/v3/ (relative to the
-# gophercloud tree). The module is copied out of the module cache to $GC_DIR (default: a
-# new /tmp/gostack-gc.XXXXXX, removed at the end) and run from there: its code is never
-# copied into this repository.
+# A PACKAGE is an acceptance-test package of gophercloud, either short (identity/v3, image/v2:
+# under internal/acceptance/openstack/) or a path relative to the gophercloud tree
+# (./internal/acceptance/openstack/identity/v3/); the default is identity/v3 and image/v2,
+# the services gostack has today. Counts are printed per package and in total.
+# The module is copied out of the module cache to $GC_DIR (default: a new
+# /tmp/gostack-gc.XXXXXX, removed at the end) and run from there: its code is never copied
+# into this repository.
 # The cloud under test is, in order: OS_AUTH_URL/OS_USERNAME/OS_PASSWORD... from the
 # environment; GOSTACK_URL with GOSTACK_DATA_DIR's (default /var/lib/gostack) admin-openrc;
-# otherwise a throw-away gostack started here and stopped at the end.
+# otherwise a throw-away gostack started here (bin/gostack, built first, or $GOSTACK_BIN)
+# and stopped at the end.
 #
 # Environment: GOPHERCLOUD_VERSION (v2.15.0), GC_DIR (kept when given), GC_RUN (a go test -run
-# regex), GOPHERCLOUD_STRICT=1 (exit non-zero when a test fails).
+# regex), GOPHERCLOUD_STRICT=1 (exit non-zero when a test fails), GOPHERCLOUD_SEED_IMAGE=0
+# (do not upload the public testvm image the gostack started here otherwise gets, as
+# DevStack has CirrOS).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 VERSION="${GOPHERCLOUD_VERSION:-v2.15.0}"
 GC_DIR="${GC_DIR:-}"
-PKGS=("$@")
-[ "${#PKGS[@]}" -gt 0 ] || PKGS=(./internal/acceptance/openstack/identity/v3/)
+ARGS=("$@")
+[ "${#ARGS[@]}" -gt 0 ] || ARGS=(identity/v3 image/v2)
+PKGS=()
+for p in "${ARGS[@]}"; do
+	case "$p" in
+	./* | internal/*) PKGS+=("./${p#./}") ;;
+	*) PKGS+=("./internal/acceptance/openstack/${p%/}/") ;;
+	esac
+done
 
 cleanup() {
 	stop_gostack
@@ -41,6 +54,11 @@ elif [ -n "${GOSTACK_URL:-}" ]; then
 else
 	start_gostack
 	load_openrc "$GOSTACK_DATA_DIR/admin-openrc"
+	# Some image tests (TestImagesListByDate) expect the cloud to have an image, as DevStack
+	# has CirrOS; GOPHERCLOUD_SEED_IMAGE=0 leaves the new cloud empty.
+	if [ "${GOPHERCLOUD_SEED_IMAGE:-1}" = 1 ]; then
+		seed_image >/dev/null
+	fi
 fi
 # gophercloud reads OS_DOMAIN_ID/NAME for the user's domain and, with OS_PROJECT_NAME,
 # scopes to that project in the same domain. Admin-only tests run only when OS_USERNAME
@@ -71,8 +89,11 @@ set -e
 
 python3 - "$out" <<'PY'
 import json, re, sys, collections
-final = {}
+PREFIX = "github.com/gophercloud/gophercloud/v2/"
+final = {}                       # (package, test) -> pass/fail/skip
+pkg_result = {}                  # package -> pass/fail/skip of the package itself
 output = collections.defaultdict(list)
+pkg_output = collections.defaultdict(list)
 build_errors = []
 for line in open(sys.argv[1]):
     line = line.strip()
@@ -80,27 +101,45 @@ for line in open(sys.argv[1]):
         build_errors.append(line)
         continue
     e = json.loads(line)
+    pkg = e.get("Package", "")
+    pkg = pkg[len(PREFIX):] if pkg.startswith(PREFIX) else pkg
+    pkg = pkg.replace("internal/acceptance/openstack/", "")
     t = e.get("Test")
+    act = e.get("Action")
     if not t:
-        if e.get("Action") == "output" and "FAIL" in e.get("Output", "") and "[build failed]" in e.get("Output", ""):
-            build_errors.append(e["Output"].strip())
+        if act == "output":
+            pkg_output[pkg].append(e["Output"])
+            if "[build failed]" in e.get("Output", ""):
+                build_errors.append(e["Output"].strip())
+        elif act in ("pass", "fail", "skip"):
+            pkg_result[pkg] = act
         continue
-    if e["Action"] == "output":
-        output[t].append(e["Output"])
-    elif e["Action"] in ("pass", "fail", "skip"):
-        final[t] = e["Action"]
+    if act == "output":
+        output[(pkg, t)].append(e["Output"])
+    elif act in ("pass", "fail", "skip"):
+        final[(pkg, t)] = act
 # Count top-level tests only; subtests are part of their parent.
-top = {t: s for t, s in final.items() if "/" not in t}
-c = collections.Counter(top.values())
+top = {k: s for k, s in final.items() if "/" not in k[1]}
+pkgs = sorted(set(pkg_result) | {p for p, _ in top})
+total = collections.Counter(top.values())
+for p in pkgs:
+    c = collections.Counter(s for (pp, _), s in top.items() if pp == p)
+    n = sum(c.values())
+    note = ""
+    if pkg_result.get(p) == "fail" and not c["fail"]:
+        # The package failed outside any test: build error, panic or timeout.
+        tail = [l.strip() for l in pkg_output[p] if l.strip()][-3:]
+        note = "  (package failed outside its tests: %s)" % " | ".join(tail)
+    print("gophercloud %-12s %3d tests: pass=%d fail=%d skip=%d%s" % (p, n, c["pass"], c["fail"], c["skip"], note))
 print("gophercloud acceptance: %d tests: pass=%d fail=%d skip=%d"
-      % (len(top), c["pass"], c["fail"], c["skip"]))
+      % (len(top), total["pass"], total["fail"], total["skip"]))
 ansi = re.compile(r"\x1b\[[0-9;]*m")
-for t in sorted(t for t, s in top.items() if s == "fail"):
-    lines = [ansi.sub("", l).strip() for l in output[t]]
+for (p, t) in sorted(k for k, s in top.items() if s == "fail"):
+    lines = [ansi.sub("", l).strip() for l in output[(p, t)]]
     lines = [l for l in lines if l and not l.startswith(("=== ", "--- "))]
     # The assertion message is the useful part; fall back to the last lines.
     why = [l for l in lines if re.search(r"Failure in|Error|panic:|Unable to", l)] or lines[-3:]
-    print("FAIL " + t)
+    print("FAIL %s %s" % (p, t))
     for l in why[:3]:
         print("     " + l[:400])
 for l in build_errors[:20]:

@@ -4,11 +4,12 @@
 #
 #   scripts/conformance/tempest.sh [WORKSPACE] [REGEX]
 #
-# WORKSPACE defaults to a new /tmp/gostack-tempest.XXXXXX directory, REGEX to $TEMPEST_REGEX or ^tempest\.api\.identity.
+# WORKSPACE defaults to a new /tmp/gostack-tempest.XXXXXX directory, REGEX to $TEMPEST_REGEX or
+# ^tempest\.api\.(identity|image) (the services gostack has today).
 # The cloud under test is, in order: the one described by OS_AUTH_URL/OS_USERNAME/OS_PASSWORD
 # if set (an admin's credentials); GOSTACK_URL with GOSTACK_DATA_DIR's (default
 # /var/lib/gostack) admin-openrc; otherwise a throw-away gostack started here on a free port
-# and stopped at the end.
+# (bin/gostack, built first, or $GOSTACK_BIN) and stopped at the end.
 #
 # Environment: TEMPEST_CONCURRENCY (default: number of CPUs), TEMPEST_STRICT=1 (exit
 # non-zero when a test fails), TEMPEST_EXTRA_CONF (a file appended to tempest.conf),
@@ -20,7 +21,7 @@ set -euo pipefail
 
 WS="${1:-}"
 [ -n "$WS" ] || WS="$(mktemp -d /tmp/gostack-tempest.XXXXXX)"
-REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.identity}}"
+REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.(identity|image)}}"
 INTEROP="$ROOT/test/conformance/interop-2022.11-compute.txt"
 SCORE="$ROOT/test/conformance/score_against_list.py"
 
@@ -125,11 +126,33 @@ security_compliance = $security_compliance
 
 [enforce_scope]
 keystone = false
+glance = false
+
+# Glance v2 as gostack serves it: one filesystem store, inspection of bare images' data,
+# the interoperable import (glance-direct; web-download refused), reserved os_glance_*.
+[image]
+region = ${OS_REGION_NAME:-RegionOne}
+endpoint_type = public
+# tempest 33 uploads random bytes with the first disk and container format, and gostack
+# checks that data matches its declared disk_format. ListUserImagesTest uploads random bytes
+# under the first six (container, disk) pairs, so only formats that random bytes honestly
+# are (raw and the raw-based ami/ari/aki) are listed; with vhd or qcow2 among them gostack
+# refuses the data, as an enforcing Glance does (newer tempest skips that class there).
+disk_formats = raw,ami,ari,aki
+container_formats = bare,ovf,ami,ari,aki,ova,docker,compressed
+image_caching_enabled = false
+
+[image-feature-enabled]
+api_v2 = true
+api_v1 = false
+import_image = true
+os_glance_reserved = true
+manage_locations = false
 
 [service_available]
 nova = false
 neutron = false
-glance = false
+glance = true
 cinder = false
 swift = false
 horizon = false
@@ -166,9 +189,11 @@ if failed:
     for t in failed:
         print("  " + t)
 PY
-grep 'tempest\.api\.identity' "$INTEROP" >"$WS/interop-identity.txt" || true
-printf 'interop 2022.11 (identity part): '
-python3 "$SCORE" "$WS/last.csv" "$WS/interop-identity.txt"
+for part in identity image; do
+	grep "tempest\.api\.$part" "$INTEROP" >"$WS/interop-$part.txt" || true
+	printf 'interop 2022.11 (%s part): %*s' "$part" $((8 - ${#part})) ''
+	python3 "$SCORE" "$WS/last.csv" "$WS/interop-$part.txt"
+done
 printf 'interop 2022.11 (all):           '
 python3 "$SCORE" "$WS/last.csv" "$INTEROP"
 say "details: $WS/run.log, $WS/last.csv, $WS/logs/tempest.log"
