@@ -19,6 +19,7 @@ import (
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/image"
+	"github.com/gostack/gostack/internal/placement"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
 )
@@ -90,9 +91,15 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		return err
 	}
 
+	placementSvc, err := placement.New(ctx, db, enforcer, placement.Config{}, log.With("component", "placement"))
+	if err != nil {
+		return err
+	}
+
 	srv := api.NewServer(log.With("component", "api"), idSvc, enforcer)
 	srv.Mount(idSvc.APIService())
 	srv.Mount(imageSvc.APIService())
+	srv.Mount(placementSvc.APIService())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -209,6 +216,7 @@ func bootstrapConfig(cfg Config, s *secrets, base string) identity.BootstrapConf
 		Catalog: []identity.CatalogEntryConfig{
 			identity.CatalogEntry("identity", "keystone", "Identity Service", cfg.Region, urls(base+"/v3")),
 			identity.CatalogEntry("image", "glance", "Image Service", cfg.Region, urls(base+"/image")),
+			identity.CatalogEntry("placement", "placement", "Placement Service", cfg.Region, urls(base+"/placement")),
 		},
 	}
 }

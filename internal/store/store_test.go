@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,24 +24,27 @@ func openEngines(t *testing.T) map[string]*DB {
 	t.Cleanup(func() { db.Close() })
 	out["sqlite"] = db
 	if url := os.Getenv("GOSTACK_TEST_POSTGRES"); url != "" {
-		pg, err := Open(ctx, url)
-		if err != nil {
-			t.Fatalf("postgres: %v", err)
-		}
-		// Start from an empty schema each run.
-		for _, tbl := range []string{"image_metadef_catalogs", "image_metadef_namespace_resource_types", "image_metadef_resource_types", "image_metadef_tags", "image_metadef_properties", "image_metadef_objects", "image_metadef_namespaces", "federation_protocols", "idp_remote_ids", "identity_providers", "federation_mappings", "service_providers", "trust_roles", "trusts", "domain_configs", "oauth1_access_tokens", "oauth1_request_tokens", "oauth1_consumers", "policy_associations", "policies",
-			"project_endpoint_groups", "endpoint_groups", "project_endpoints", "settings", "revocation_events", "limits", "registered_limits", "credentials",
-			"application_credential_access_rules", "access_rules", "application_credential_roles",
-			"application_credentials", "endpoints", "services", "regions", "assignments", "implied_roles",
-			"roles", "user_group_membership", "groups", "password_history", "users", "project_tags", "projects", "schema_migrations"} {
-			if _, err := pg.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl+" CASCADE"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		pg.Close()
-		pg, err = Open(ctx, url)
+		// Each run gets a schema of its own, so no list of tables needs maintaining and
+		// runs never see each other's leftovers.
+		admin, err := sql.Open("pgx", url)
 		if err != nil {
 			t.Fatal(err)
+		}
+		schema := fmt.Sprintf("store_test_%d", time.Now().UnixNano())
+		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+			t.Fatalf("postgres: %v", err)
+		}
+		t.Cleanup(func() {
+			_, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			admin.Close()
+		})
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		pg, err := Open(ctx, url+sep+"search_path="+schema)
+		if err != nil {
+			t.Fatalf("postgres: %v", err)
 		}
 		t.Cleanup(func() { pg.Close() })
 		out["postgres"] = pg
