@@ -351,7 +351,9 @@ for t in "${targets[@]}"; do
 	gostack)
 		if [ -z "${GOSTACK_BIN:-}" ]; then
 			build_gostack
-			GOSTACK_BIN="$ROOT/bin/gostack"
+			# A copy, so that a rebuild of bin/gostack during the run changes nothing here.
+			cp "$ROOT/bin/gostack" "$BENCH_OUT/gostack"
+			GOSTACK_BIN="$BENCH_OUT/gostack"
 			GOSTACK_VERSION="built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 			[ -z "$(git -C "$ROOT" status --porcelain -- cmd internal go.mod go.sum 2>/dev/null)" ] ||
 				GOSTACK_VERSION+=" with uncommitted changes"
