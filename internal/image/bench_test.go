@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,10 +80,57 @@ func BenchmarkCopyFile(b *testing.B) {
 	}
 }
 
+// BenchmarkIngest is the upload path without HTTP: the file goes through ingest (md5,
+// sha512, the inspector) into a temporary file of the store, which is committed (fsync,
+// rename) as an upload's is. The time the commit takes is reported apart (commit-s/op).
+func BenchmarkIngest(b *testing.B) {
+	dir := b.TempDir()
+	files, err := openFileStore(filepath.Join(dir, "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := benchSize()
+	src := benchFile(b, dir, size)
+	id := api.NewUUID()
+	dst, _ := files.dataPath(id)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var cpu, commitTime time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		in, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tmp, err := files.createTemp(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c0 := processCPU()
+		d, err := ingest(context.Background(), in, files.writer(tmp), 0, newInspectorWriter().writer())
+		if err == nil {
+			t0 := time.Now()
+			err = files.commit(tmp, dst)
+			commitTime += time.Since(t0)
+		}
+		cpu += processCPU() - c0
+		in.Close()
+		if err != nil || d.size != size {
+			b.Fatalf("ingest: %v, %d bytes", err, d.size)
+		}
+		b.StopTimer()
+		os.Remove(dst)
+		b.StartTimer()
+	}
+	reportCPU(b, cpu)
+	b.ReportMetric(commitTime.Seconds()/float64(b.N), "commit-s/op")
+}
+
 // BenchmarkUpload uploads the file over HTTP (a real listener) into a new image each
 // time: md5, sha512 and the inspector run, the file is synced and renamed, the row
-// turns active. Memory per upload is reported (B/op), and stays at the fixed buffers
-// whatever the size.
+// turns active. Memory per upload is reported (B/op, the peak Go heap and the peak RSS of
+// the process, client included), and stays at the fixed buffers whatever the size; so is
+// the CPU time the process spends per upload (client included).
 func BenchmarkUpload(b *testing.B) {
 	tc := newTestCloud(b)
 	srv := httptest.NewServer(tc.handler)
@@ -90,7 +139,8 @@ func BenchmarkUpload(b *testing.B) {
 	src := benchFile(b, tc.dir, size)
 	b.SetBytes(size)
 	b.ReportAllocs()
-	var peak uint64
+	var peak, peakRSS uint64
+	var cpu time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -101,7 +151,9 @@ func BenchmarkUpload(b *testing.B) {
 		req.Header.Set("Content-Type", "application/octet-stream")
 		req.Header.Set("X-Auth-Token", tc.demo.token)
 		done := make(chan struct{})
+		sampled := make(chan struct{})
 		go func() {
+			defer close(sampled)
 			var ms runtime.MemStats
 			for {
 				select {
@@ -115,10 +167,15 @@ func BenchmarkUpload(b *testing.B) {
 				}
 			}
 		}()
+		resetPeakRSS()
+		c0 := processCPU()
 		b.StartTimer()
 		resp, err := http.DefaultClient.Do(req)
 		b.StopTimer()
+		cpu += processCPU() - c0
+		peakRSS = max(peakRSS, readPeakRSS())
 		close(done)
+		<-sampled
 		f.Close()
 		if err != nil || resp.StatusCode != 204 {
 			b.Fatalf("upload: %v %v", err, resp)
@@ -128,6 +185,55 @@ func BenchmarkUpload(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	if peakRSS > 0 {
+		b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
+	}
+	reportCPU(b, cpu)
+}
+
+// reportCPU reports the process's CPU time per operation, when it could be measured:
+// next to the wall time it tells whether the cores were the limit.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	}
+}
+
+// processCPU is the CPU time (user and system) the process has used, from /proc; zero
+// where there is no /proc.
+func processCPU() time.Duration {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces) start at state, field 3;
+	// utime and stime are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+	i := bytes.LastIndexByte(stat, ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// resetPeakRSS resets the process's peak resident set size (VmHWM), where Linux allows.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// readPeakRSS is the process's peak resident set size in bytes, zero where unknown.
+func readPeakRSS() uint64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // BenchmarkReadFile is the baseline for the download benchmark: io.Copy of the same

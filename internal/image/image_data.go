@@ -146,7 +146,7 @@ func (s *Service) storeData(ctx context.Context, img *image, src io.Reader, limi
 	if inspects(img) {
 		iw = newInspectorWriter()
 	}
-	d, err := ingest(ctx, src, tmp, limit, iw.writer())
+	d, err := ingest(ctx, src, s.files.writer(tmp), limit, iw.writer())
 	if err != nil {
 		s.files.discard(tmp)
 		s.restoreQueued(img.ID, fromStatus)
@@ -496,7 +496,7 @@ func (s *Service) stageImage(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return fail(err)
 	}
-	d, err := ingest(ctx, r.Body, tmp, limit, nil)
+	d, err := ingest(ctx, r.Body, s.files.writer(tmp), limit, nil)
 	if err != nil {
 		s.files.discard(tmp)
 		return fail(s.ingestError(img, err, limit))

@@ -27,6 +27,9 @@ const storeID = "file"
 // final name is complete.
 type fileStore struct {
 	dir, stageDir, tmpDir string
+	// sink, when set, is what ingest writes a temporary file's data to instead of the
+	// file itself: tests put a failing disk there.
+	sink func(tmp *os.File) io.Writer
 }
 
 // openFileStore creates the store directories.
@@ -69,6 +72,14 @@ func (f *fileStore) createTemp(id string) (*os.File, error) {
 		return nil, fmt.Errorf("create temporary image file: %w", err)
 	}
 	return tmp, nil
+}
+
+// writer is where ingest writes a temporary file's data.
+func (f *fileStore) writer(tmp *os.File) io.Writer {
+	if f.sink != nil {
+		return f.sink(tmp)
+	}
+	return tmp
 }
 
 // commit makes a temporary file durable and moves it to dst.
@@ -147,27 +158,41 @@ type digest struct {
 }
 
 // chunkSize and chunkCount size ingest's buffers: memory per upload is their product,
-// whatever the image size.
+// whatever the image size. The buffers are reused from one upload to the next.
 const (
 	chunkSize  = 1 << 20
 	chunkCount = 8
 )
 
-// ingest copies src to dst while computing md5 and sha512 and feeding extra (the format
-// inspector), all in parallel: each consumer runs in its own goroutine on shared chunks,
-// so throughput is that of the slowest consumer rather than the sum of them. It stops
-// with errTooLarge once more than limit bytes arrive (limit <= 0: no limit), with a
-// *readError when src fails, and with the consumer's error when one fails.
-func ingest(ctx context.Context, src io.Reader, dst io.Writer, limit int64, extra io.Writer) (digest, error) {
+// writebackStep is how much written data the file stage lets pile up before it asks the
+// kernel to start writing it to disk, so that the fsync at commit has little left to do.
+const writebackStep = 16 << 20
+
+// chunkPool keeps ingest's buffers between uploads.
+var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, chunkSize)} }}
+
+// ingest copies src to dst while computing md5 and sha512 and feeding inspector (the
+// format inspector; nil for none). It is a pipeline: the calling goroutine reads src into
+// a few reusable chunks, shows each to the inspector (cheap: it keeps a head and a tail)
+// and hands it, in order, to three stages that run concurrently (md5, sha512 and dst),
+// taking the chunk back once all three are done with it. Throughput is that of the slowest
+// stage rather than the sum of them, and memory stays at the chunks. When dst is an
+// *os.File (a new, empty file), its writeback to disk starts while the data still arrives
+// (see newFileStage).
+//
+// ingest stops with errTooLarge once more than limit bytes arrive (limit <= 0: no
+// limit), with a *readError when src fails, with ctx's error once ctx is done, and with a
+// stage's error (a full disk) when a stage fails; the first failure stops the rest. It
+// returns only when no stage touches dst any more, so the caller may discard it at once.
+func ingest(ctx context.Context, src io.Reader, dst io.Writer, limit int64, inspector io.Writer) (digest, error) {
 	hm, hs := md5.New(), sha512.New()
-	sinks := []io.Writer{dst, hm, hs}
-	if extra != nil {
-		sinks = append(sinks, extra)
+	if f, ok := dst.(*os.File); ok {
+		dst = newFileStage(f)
 	}
-	fo := newFanout(sinks)
-	n, err := fo.readFrom(ctx, src, limit)
-	if cerr := fo.close(); err == nil {
-		err = cerr
+	p := startPipeline(dst, hm, hs)
+	n, err := p.run(ctx, src, limit, inspector)
+	if serr := p.finish(); err == nil {
+		err = serr
 	}
 	if err != nil {
 		return digest{}, err
@@ -175,93 +200,103 @@ func ingest(ctx context.Context, src io.Reader, dst io.Writer, limit int64, extr
 	return digest{size: n, md5: hex.EncodeToString(hm.Sum(nil)), sha512: hex.EncodeToString(hs.Sum(nil))}, nil
 }
 
-// chunk is one buffer of data on its way to every sink.
+// chunk is one buffer of data on its way through every stage.
 type chunk struct {
 	buf  []byte
 	n    int
-	refs atomic.Int32
+	refs atomic.Int32 // stages not yet done with it
 }
 
-// fanout hands each chunk it reads to every sink's goroutine and recycles the chunk
-// once all of them are done with it.
-type fanout struct {
-	sinks  []io.Writer
-	queues []chan *chunk
-	free   chan *chunk
+// pipeline hands each chunk the reader fills to every stage's goroutine and recycles it
+// once all of them are done. The reader waits for a free chunk, so a slow stage holds the
+// reader back instead of letting data pile up.
+type pipeline struct {
+	free   chan *chunk   // chunks nobody uses
+	queues []chan *chunk // one per stage; never full, as there are only chunkCount chunks
 	wg     sync.WaitGroup
-	failed atomic.Bool
-	mu     sync.Mutex
-	err    error
+	once   sync.Once
+	failed atomic.Bool   // a stage failed: stop reading, stop writing
+	stop   chan struct{} // closed when a stage fails
+	err    error         // the first stage error; read after wg.Wait
 }
 
-// newFanout starts one goroutine per sink.
-func newFanout(sinks []io.Writer) *fanout {
-	fo := &fanout{sinks: sinks, free: make(chan *chunk, chunkCount)}
-	for i := 0; i < chunkCount; i++ {
-		fo.free <- &chunk{buf: make([]byte, chunkSize)}
+// startPipeline starts one goroutine per stage.
+func startPipeline(stages ...io.Writer) *pipeline {
+	p := &pipeline{free: make(chan *chunk, chunkCount), stop: make(chan struct{})}
+	for range chunkCount {
+		p.free <- chunkPool.Get().(*chunk)
 	}
-	for _, s := range sinks {
+	for _, w := range stages {
 		q := make(chan *chunk, chunkCount)
-		fo.queues = append(fo.queues, q)
-		fo.wg.Add(1)
-		go fo.drain(s, q)
+		p.queues = append(p.queues, q)
+		p.wg.Add(1)
+		go p.stage(w, q)
 	}
-	return fo
+	return p
 }
 
-// drain writes every chunk of q to s until q is closed; after a failure it only
+// stage writes every chunk of q to w until q is closed; once any stage has failed it only
 // releases chunks.
-func (fo *fanout) drain(s io.Writer, q chan *chunk) {
-	defer fo.wg.Done()
+func (p *pipeline) stage(w io.Writer, q <-chan *chunk) {
+	defer p.wg.Done()
 	for c := range q {
-		if !fo.failed.Load() {
-			if _, err := s.Write(c.buf[:c.n]); err != nil {
-				fo.fail(err)
+		if !p.failed.Load() {
+			if _, err := w.Write(c.buf[:c.n]); err != nil {
+				p.fail(err)
 			}
 		}
 		if c.refs.Add(-1) == 0 {
-			fo.free <- c
+			p.free <- c
 		}
 	}
 }
 
-// fail records the first sink error.
-func (fo *fanout) fail(err error) {
-	fo.mu.Lock()
-	if fo.err == nil {
-		fo.err = err
-	}
-	fo.mu.Unlock()
-	fo.failed.Store(true)
+// fail records the first stage error and stops the pipeline.
+func (p *pipeline) fail(err error) {
+	p.once.Do(func() {
+		p.err = err
+		p.failed.Store(true)
+		close(p.stop)
+	})
 }
 
-// readFrom reads src to its end, handing chunks to the sinks.
-func (fo *fanout) readFrom(ctx context.Context, src io.Reader, limit int64) (int64, error) {
+// run reads src to its end, handing chunks to the stages, and returns how many bytes it
+// handed over. It returns nil when it stopped because a stage failed: finish reports that.
+func (p *pipeline) run(ctx context.Context, src io.Reader, limit int64, inspector io.Writer) (int64, error) {
 	var total int64
 	for {
-		if fo.failed.Load() {
-			return total, nil
-		}
 		var c *chunk
 		select {
-		case c = <-fo.free:
+		case c = <-p.free:
+		case <-p.stop:
+			return total, nil
 		case <-ctx.Done():
 			return total, ctx.Err()
 		}
-		n, err := fill(src, c.buf)
+		n, err := p.fill(src, c.buf)
+		if p.failed.Load() {
+			p.free <- c
+			return total, nil
+		}
 		if n > 0 {
 			total += int64(n)
 			if limit > 0 && total > limit {
-				fo.free <- c
+				p.free <- c
 				return total, errTooLarge
 			}
+			if inspector != nil {
+				if _, err := inspector.Write(c.buf[:n]); err != nil {
+					p.free <- c
+					return total, err
+				}
+			}
 			c.n = n
-			c.refs.Store(int32(len(fo.queues)))
-			for _, q := range fo.queues {
+			c.refs.Store(int32(len(p.queues)))
+			for _, q := range p.queues {
 				q <- c
 			}
 		} else {
-			fo.free <- c
+			p.free <- c
 		}
 		if err == io.EOF {
 			return total, nil
@@ -272,23 +307,12 @@ func (fo *fanout) readFrom(ctx context.Context, src io.Reader, limit int64) (int
 	}
 }
 
-// close waits for the sinks and returns the first sink error.
-func (fo *fanout) close() error {
-	for _, q := range fo.queues {
-		close(q)
-	}
-	fo.wg.Wait()
-	fo.mu.Lock()
-	defer fo.mu.Unlock()
-	return fo.err
-}
-
-// fill reads into buf until it is full, the reader ends (io.EOF) or fails. Unlike
-// io.ReadFull it keeps a reader's own io.ErrUnexpectedEOF (a body cut short) apart from a
-// normal end.
-func fill(r io.Reader, buf []byte) (int, error) {
+// fill reads into buf until it is full, the reader ends (io.EOF) or fails, or a stage
+// fails. Unlike io.ReadFull it keeps a reader's own io.ErrUnexpectedEOF (a body cut short)
+// apart from a normal end.
+func (p *pipeline) fill(r io.Reader, buf []byte) (int, error) {
 	n := 0
-	for n < len(buf) {
+	for n < len(buf) && !p.failed.Load() {
 		m, err := r.Read(buf[n:])
 		n += m
 		if err != nil {
@@ -296,4 +320,22 @@ func fill(r io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// finish waits for the stages to drain, returns the chunks to the pool and returns the
+// first stage error.
+func (p *pipeline) finish() error {
+	for _, q := range p.queues {
+		close(q)
+	}
+	p.wg.Wait()
+	for {
+		select {
+		case c := <-p.free:
+			c.n = 0
+			chunkPool.Put(c)
+		default:
+			return p.err
+		}
+	}
 }
