@@ -1,0 +1,43 @@
+package compute
+
+// Nova's base rules (nova/policies/base.py). Nova's own "admin_api" is "is_admin:True";
+// Placement leaves the name to Nova since the namespace is shared.
+var basePolicies = map[string]string{
+	"context_is_admin":         "role:admin",
+	"admin_or_owner":           "is_admin:True or project_id:%(project_id)s",
+	"admin_api":                "is_admin:True",
+	"project_manager_api":      "role:manager and project_id:%(project_id)s",
+	"project_member_api":       "role:member and project_id:%(project_id)s",
+	"project_reader_api":       "role:reader and project_id:%(project_id)s",
+	"service_api":              "role:service",
+	"project_manager_or_admin": "rule:project_manager_api or rule:context_is_admin",
+	"project_member_or_admin":  "rule:project_member_api or rule:context_is_admin",
+	"project_reader_or_admin":  "rule:project_reader_api or rule:context_is_admin",
+	"service_or_admin":         "rule:service_api or rule:context_is_admin",
+}
+
+// Shorthands for the check strings Nova's policies use.
+const (
+	ruleAdmin          = "rule:context_is_admin"
+	ruleManagerOrAdmin = "rule:project_manager_or_admin"
+	ruleMemberOrAdmin  = "rule:project_member_or_admin"
+	ruleReaderOrAdmin  = "rule:project_reader_or_admin"
+	ruleServiceOrAdmin = "rule:service_or_admin"
+	ruleAny            = "@"
+)
+
+// defaultPolicies gathers every compute default rule; each resource file contributes its
+// own (nova/policies/*.py).
+func defaultPolicies() map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]string{
+		basePolicies,
+		resourcePolicies(),
+		serverPolicies(),
+	} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}

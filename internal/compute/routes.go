@@ -1,0 +1,67 @@
+package compute
+
+import (
+	"net/http"
+
+	"github.com/gostack/gostack/internal/api"
+)
+
+// route is one entry of the compute route table. rule is the policy rule guarding the
+// verb; the handler checks it (against the resource it loads) through call.rule, so that
+// this table is the one place saying which rule guards which verb. minVer and maxVer bound
+// the microversions the route exists at (zero: no bound); outside them Nova answers 404.
+type route struct {
+	method, path   string
+	rule           string
+	public         bool
+	minVer, maxVer api.Version
+	handle         handler
+}
+
+// v returns microversion 2.minor.
+func v(minor int) api.Version { return api.Version{Major: 2, Minor: minor} }
+
+// Routes returns the compute API's route table, one group per resource.
+func (s *Service) Routes() []api.Route {
+	var rs []route
+	for _, group := range [][]route{
+		s.versionRoutes(),
+		s.flavorRoutes(),
+		s.keypairRoutes(),
+		s.serverRoutes(),
+		s.serverActionRoutes(),
+		s.serverGroupRoutes(),
+		s.adminRoutes(),
+		s.quotaRoutes(),
+	} {
+		rs = append(rs, group...)
+	}
+	out := make([]api.Route, 0, len(rs))
+	for _, rt := range rs {
+		out = append(out, s.apiRoute(rt))
+	}
+	return out
+}
+
+// apiRoute adapts a route to the shared server: microversion negotiation (406 outside
+// the range, 404 when the route does not exist at the requested version), then the
+// handler with its call.
+func (s *Service) apiRoute(rt route) api.Route {
+	return api.Route{
+		Method: rt.method,
+		Path:   rt.path,
+		Public: rt.public,
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			ver, err := microversions.Negotiate(w, r)
+			if err != nil {
+				return err
+			}
+			if (rt.minVer != api.Version{} && ver.Less(rt.minVer)) ||
+				(rt.maxVer != api.Version{} && rt.maxVer.Less(ver)) {
+				return notFound("The resource could not be found.")
+			}
+			c := &call{ver: ver, caller: api.CallerFrom(r.Context()), rule: rt.rule}
+			return rt.handle(w, r, c)
+		},
+	}
+}
