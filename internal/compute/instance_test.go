@@ -2,22 +2,16 @@ package compute
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gostack/gostack/internal/store"
+	"github.com/gostack/gostack/internal/testkit"
 )
 
 func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "gostack.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return testkit.OpenDB(t, t.TempDir())
 }
 
 func TestInstanceRoundTrip(t *testing.T) {

@@ -1,0 +1,207 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/identity"
+	"github.com/gostack/gostack/internal/image"
+	"github.com/gostack/gostack/internal/placement"
+	"github.com/gostack/gostack/internal/policy"
+	"github.com/gostack/gostack/internal/store"
+	"github.com/gostack/gostack/internal/testkit"
+)
+
+// testCloud is identity, image, Placement and compute over a fresh store, wired as
+// app.Up wires them, with tokens for the bootstrap accounts.
+type testCloud struct {
+	svc       *Service
+	db        *store.DB
+	images    *image.Service
+	placement *placement.Service
+	handler   http.Handler
+	dir       string
+	// adminToken, demoToken and altToken are project-scoped tokens of admin (admin
+	// project), demo (demo project, member) and alt_demo (alt_demo project, member).
+	adminToken, demoToken, altToken string
+	// demoProjectID and demoUserID identify the demo account.
+	demoProjectID, demoUserID string
+}
+
+// newTestCloud builds and bootstraps the services. COMPUTE_TEST_LOG=1 shows error logs.
+func newTestCloud(t testing.TB) *testCloud {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := testkit.OpenDB(t, dir)
+	logOut := io.Discard
+	if os.Getenv("COMPUTE_TEST_LOG") != "" {
+		logOut = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelError}))
+	enf := policy.New(nil, log)
+	idSvc, err := identity.New(ctx, db, enf, identity.Config{KeyDir: filepath.Join(dir, "keys"), BcryptCost: 4}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = idSvc.Bootstrap(ctx, identity.BootstrapConfig{
+		Region:  "RegionOne",
+		Admin:   identity.BootstrapAccount{UserName: "admin", ProjectName: "admin", Password: "admin-secret", Role: "admin"},
+		Demo:    identity.BootstrapAccount{UserName: "demo", ProjectName: "demo", Password: "demo-secret", Role: "member"},
+		AltDemo: identity.BootstrapAccount{UserName: "alt_demo", ProjectName: "alt_demo", Password: "demo-secret", Role: "member"},
+		Catalog: []identity.CatalogEntryConfig{identity.CatalogEntry("compute", "nova", "Compute", "RegionOne",
+			map[string]string{"public": "http://example.test/compute/v2.1"})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgSvc, err := image.New(ctx, db, enf, image.Config{Dir: filepath.Join(dir, "images")}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plSvc, err := placement.New(ctx, db, enf, placement.Config{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, db, enf, Config{}, testDeps(imgSvc, plSvc), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServer(log, idSvc, enf)
+	srv.Mount(idSvc.APIService())
+	srv.Mount(imgSvc.APIService())
+	srv.Mount(plSvc.APIService())
+	srv.Mount(svc.APIService())
+	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, handler: srv, dir: dir}
+	tc.adminToken = tc.passwordToken(t, "admin", "admin-secret", "admin")
+	tc.demoToken = tc.passwordToken(t, "demo", "demo-secret", "demo")
+	tc.altToken = tc.passwordToken(t, "alt_demo", "demo-secret", "alt_demo")
+	return tc
+}
+
+// testDeps wires compute to the image and Placement services as app.Up does.
+func testDeps(img *image.Service, pl *placement.Service) Deps {
+	_, _ = img, pl
+	return Deps{}
+}
+
+// passwordToken issues a project-scoped token for a Default-domain user.
+func (tc *testCloud) passwordToken(t testing.TB, user, password, project string) string {
+	t.Helper()
+	body := map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
+			"user": map[string]any{"name": user, "password": password, "domain": map[string]any{"id": "default"}}}},
+		"scope": map[string]any{"project": map[string]any{"name": project, "domain": map[string]any{"id": "default"}}},
+	}}
+	b, _ := json.Marshal(body)
+	req := httptest.NewRequest("POST", "/v3/auth/tokens", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	tc.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("token for %s: status %d: %s", user, rec.Code, rec.Body)
+	}
+	if user == "demo" {
+		var out struct {
+			Token struct {
+				User    struct{ ID string } `json:"user"`
+				Project struct{ ID string } `json:"project"`
+			} `json:"token"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		tc.demoUserID, tc.demoProjectID = out.Token.User.ID, out.Token.Project.ID
+	}
+	return rec.Header().Get("X-Subject-Token")
+}
+
+// resp is a decoded response.
+type resp struct {
+	code   int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do sends a compute request as the admin at microversion ver ("" for none); path is
+// relative to the API root ("/v2.1/servers").
+func (tc *testCloud) do(t testing.TB, ver, method, path string, body any) resp {
+	t.Helper()
+	return tc.doAs(t, tc.adminToken, ver, method, path, body)
+}
+
+// doAs sends a compute request with the given token; a string body is sent as is.
+func (tc *testCloud) doAs(t testing.TB, token, ver, method, path string, body any) resp {
+	t.Helper()
+	return tc.raw(t, token, ver, method, "/compute"+path, body)
+}
+
+// raw sends a request to any service path.
+func (tc *testCloud) raw(t testing.TB, token, ver, method, path string, body any) resp {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rd = strings.NewReader(b)
+		default:
+			enc, err := json.Marshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd = bytes.NewReader(enc)
+		}
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	if ver != "" {
+		req.Header.Set("OpenStack-API-Version", "compute "+ver)
+	}
+	rec := httptest.NewRecorder()
+	tc.handler.ServeHTTP(rec, req)
+	out := resp{code: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	if b := bytes.TrimSpace(rec.Body.Bytes()); len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &out.body); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %q", method, path, b)
+		}
+	}
+	return out
+}
+
+// want fails the test unless the response has the status.
+func (r resp) want(t testing.TB, status int) resp {
+	t.Helper()
+	if r.code != status {
+		t.Fatalf("status %d, want %d: %s", r.code, status, r.raw)
+	}
+	return r
+}
+
+// obj returns body[key] as an object.
+func (r resp) obj(key string) map[string]any {
+	m, _ := r.body[key].(map[string]any)
+	return m
+}
+
+// list returns body[key] as a list of objects.
+func (r resp) list(key string) []map[string]any {
+	var out []map[string]any
+	for _, v := range r.body[key].([]any) {
+		out = append(out, v.(map[string]any))
+	}
+	return out
+}
