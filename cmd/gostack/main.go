@@ -95,6 +95,8 @@ in <data-dir>/policy.yaml take effect on the next request.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cfg.Compute.Driver, "compute-driver", "", "compute driver of the local host: fake (default until the QEMU driver lands)")
+	f.IntVar(&cfg.Compute.FakeHosts, "fake-hosts", 0, "number of simulated compute hosts the fake driver runs (default 1)")
 	f.DurationVar(&tokenExpiration, "token-expiration", 0, "token lifetime (default 1h)")
 	f.IntVar(&cfg.Identity.BcryptCost, "bcrypt-cost", 0, "bcrypt cost for passwords (default 12)")
 	f.DurationVar(&cfg.Identity.KeyRotationInterval, "key-rotation", 24*time.Hour, "rotate the Fernet token keys this often (0: only by 'gostack keys rotate')")

@@ -37,6 +37,25 @@ type Config struct {
 	LogLevel string
 	// Identity holds Keystone settings; zero values take Keystone's defaults.
 	Identity identity.Config
+	// Compute holds the compute host settings.
+	Compute ComputeConfig
+}
+
+// ComputeConfig says which compute hosts this process runs.
+type ComputeConfig struct {
+	// Driver is the compute driver of the local host agent: "fake" (simulated
+	// hypervisors) until the QEMU driver lands, which then becomes the default.
+	Driver string
+	// FakeHosts is how many simulated hosts the fake driver runs (fake-host-1 ... N);
+	// more than one makes affinity, aggregates and migrations testable on one machine.
+	FakeHosts int
+	// FakeVCPUs, FakeMemoryMB and FakeDiskGB size each simulated host (defaults 8 vCPUs,
+	// 16 GiB, 200 GB).
+	FakeVCPUs    int
+	FakeMemoryMB int64
+	FakeDiskGB   int64
+	// ServiceDownTime is how long a silent compute service stays "up" (60 s).
+	ServiceDownTime time.Duration
 }
 
 // DefaultDataDir is /var/lib/gostack for root and $XDG_DATA_HOME/gostack (or
@@ -56,12 +75,21 @@ func DefaultDataDir() string {
 }
 
 // fileConfig is the optional gostack.toml in the data directory, for settings that are
-// rarely changed: token life, bcrypt cost and Keystone's security_compliance options.
+// rarely changed: token life, bcrypt cost, Keystone's security_compliance options and the
+// compute hosts ([compute]).
 type fileConfig struct {
 	Identity struct {
 		TokenExpiration string `toml:"token_expiration"`
 		BcryptCost      int    `toml:"bcrypt_cost"`
 	} `toml:"identity"`
+	Compute struct {
+		Driver          string `toml:"driver"`
+		FakeHosts       int    `toml:"fake_hosts"`
+		FakeVCPUs       int    `toml:"fake_vcpus"`
+		FakeMemoryMB    int64  `toml:"fake_memory_mb"`
+		FakeDiskGB      int64  `toml:"fake_disk_gb"`
+		ServiceDownTime string `toml:"service_down_time"`
+	} `toml:"compute"`
 	SecurityCompliance struct {
 		LockoutFailureAttempts     int    `toml:"lockout_failure_attempts"`
 		LockoutDuration            string `toml:"lockout_duration"`
@@ -105,6 +133,25 @@ func (c *Config) loadFileConfig() error {
 	}
 	if c.Identity.BcryptCost == 0 {
 		c.Identity.BcryptCost = fc.Identity.BcryptCost
+	}
+	cc := fc.Compute
+	if c.Compute.Driver == "" {
+		c.Compute.Driver = cc.Driver
+	}
+	if c.Compute.FakeHosts == 0 {
+		c.Compute.FakeHosts = cc.FakeHosts
+	}
+	if c.Compute.FakeVCPUs == 0 {
+		c.Compute.FakeVCPUs = cc.FakeVCPUs
+	}
+	if c.Compute.FakeMemoryMB == 0 {
+		c.Compute.FakeMemoryMB = cc.FakeMemoryMB
+	}
+	if c.Compute.FakeDiskGB == 0 {
+		c.Compute.FakeDiskGB = cc.FakeDiskGB
+	}
+	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
+		return err
 	}
 	sc := fc.SecurityCompliance
 	s := &c.Identity.Security
