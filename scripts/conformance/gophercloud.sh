@@ -70,6 +70,11 @@ if [ -z "${OS_DOMAIN_ID:-}" ] && [ -z "${OS_DOMAIN_NAME:-}" ]; then
 	fi
 fi
 export OS_BRANCH="${OS_BRANCH:-master}" OS_REGION_NAME="${OS_REGION_NAME:-RegionOne}"
+# The compute suite wants an image and two flavors (DevStack's m1.nano and m1.micro).
+if [ -z "${OS_IMAGE_ID:-}" ] && command -v openstack >/dev/null; then
+	OS_IMAGE_ID="$(openstack image list --name testvm -f value -c ID 2>/dev/null | head -n 1 || true)"
+fi
+export OS_IMAGE_ID="${OS_IMAGE_ID:-}" OS_FLAVOR_ID="${OS_FLAVOR_ID:-42}" OS_FLAVOR_ID_RESIZE="${OS_FLAVOR_ID_RESIZE:-84}"
 
 say "copying gophercloud $VERSION to $GC_DIR"
 src="$(cd "$ROOT" && go mod download -json "github.com/gophercloud/gophercloud/v2@$VERSION" |
