@@ -7,6 +7,7 @@ func resourcePolicies() map[string]string {
 	out := map[string]string{}
 	for _, m := range []map[string]string{
 		extensionPolicies,
+		flavorPolicies,
 	} {
 		for k, v := range m {
 			out[k] = v
