@@ -8,6 +8,7 @@ func resourcePolicies() map[string]string {
 	for _, m := range []map[string]string{
 		extensionPolicies,
 		flavorPolicies,
+		keypairPolicies,
 	} {
 		for k, v := range m {
 			out[k] = v
