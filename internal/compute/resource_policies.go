@@ -9,6 +9,7 @@ func resourcePolicies() map[string]string {
 		extensionPolicies,
 		flavorPolicies,
 		keypairPolicies,
+		quotaPolicies,
 	} {
 		for k, v := range m {
 			out[k] = v

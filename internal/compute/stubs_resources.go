@@ -5,4 +5,3 @@ package compute
 
 func (s *Service) serverGroupRoutes() []route { return nil }
 func (s *Service) adminRoutes() []route       { return nil }
-func (s *Service) quotaRoutes() []route       { return nil }
