@@ -10,6 +10,7 @@ func resourcePolicies() map[string]string {
 		flavorPolicies,
 		keypairPolicies,
 		quotaPolicies,
+		serverGroupPolicies,
 	} {
 		for k, v := range m {
 			out[k] = v
