@@ -11,9 +11,12 @@ import (
 // this table is the one place saying which rule guards which verb. minVer and maxVer bound
 // the microversions the route exists at (zero: no bound); outside them Nova answers 404.
 type route struct {
-	method, path   string
-	rule           string
-	public         bool
+	method, path string
+	rule         string
+	public       bool
+	// unversioned routes (the root version list) are outside microversion control, as
+	// Nova's root Versions resource is: no negotiation, no version headers.
+	unversioned    bool
 	minVer, maxVer api.Version
 	handle         handler
 }
@@ -52,6 +55,9 @@ func (s *Service) apiRoute(rt route) api.Route {
 		Path:   rt.path,
 		Public: rt.public,
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			if rt.unversioned {
+				return rt.handle(w, r, &call{ver: minVersion, caller: api.CallerFrom(r.Context()), rule: rt.rule})
+			}
 			ver, err := microversions.Negotiate(w, r)
 			if err != nil {
 				return err
