@@ -54,6 +54,9 @@ type ComputeConfig struct {
 	FakeVCPUs    int
 	FakeMemoryMB int64
 	FakeDiskGB   int64
+	// FakeSpawnDelay makes every simulated spawn take this long (tests that need builds
+	// in flight; default 0).
+	FakeSpawnDelay time.Duration
 	// ServiceDownTime is how long a silent compute service stays "up" (60 s).
 	ServiceDownTime time.Duration
 }
@@ -88,6 +91,7 @@ type fileConfig struct {
 		FakeVCPUs       int    `toml:"fake_vcpus"`
 		FakeMemoryMB    int64  `toml:"fake_memory_mb"`
 		FakeDiskGB      int64  `toml:"fake_disk_gb"`
+		FakeSpawnDelay  string `toml:"fake_spawn_delay"`
 		ServiceDownTime string `toml:"service_down_time"`
 	} `toml:"compute"`
 	SecurityCompliance struct {
@@ -149,6 +153,9 @@ func (c *Config) loadFileConfig() error {
 	}
 	if c.Compute.FakeDiskGB == 0 {
 		c.Compute.FakeDiskGB = cc.FakeDiskGB
+	}
+	if err := dur(cc.FakeSpawnDelay, &c.Compute.FakeSpawnDelay); err != nil {
+		return err
 	}
 	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
 		return err
