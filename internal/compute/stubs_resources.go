@@ -7,6 +7,5 @@ func (s *Service) versionRoutes() []route     { return nil }
 func (s *Service) flavorRoutes() []route      { return nil }
 func (s *Service) keypairRoutes() []route     { return nil }
 func (s *Service) serverGroupRoutes() []route { return nil }
-func (s *Service) adminRoutes() []route       { return nil }
 func (s *Service) quotaRoutes() []route       { return nil }
 func resourcePolicies() map[string]string     { return nil }
