@@ -287,6 +287,10 @@ func (s *Service) limitAndMarker(q url.Values) (limit int, marker string, hasMar
 	limit = s.cfg.ListLimitMax
 	if v, ok := queryLast(q, "limit"); ok {
 		n, perr := strconv.Atoi(v)
+		if perr != nil && digitsPattern.MatchString(v) && v != "" {
+			// Python's int has no range; a huge limit is just more than max_limit.
+			n, perr = limit, nil
+		}
 		if perr != nil {
 			return 0, "", false, badRequest("limit param must be an integer")
 		}
@@ -306,6 +310,8 @@ func (s *Service) collectionNext(r *http.Request, n int, lastID string) []map[st
 	if v, ok := queryLast(r.URL.Query(), "limit"); ok {
 		if l, err := strconv.Atoi(v); err == nil {
 			maxItems = min(l, maxItems)
+		} else if !digitsPattern.MatchString(v) {
+			maxItems = 0
 		}
 	}
 	if maxItems <= 0 || n != maxItems {
