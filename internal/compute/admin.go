@@ -14,8 +14,9 @@ import (
 
 // The admin and host APIs: os-services, os-hypervisors, os-aggregates,
 // os-availability-zone, os-simple-tenant-usage, os-migrations (and the server migrations
-// list), and the deprecated os-hosts. Each lives in its own file; this one holds their
-// route table, their policies and the query-string validation they share.
+// list), os-instance_usage_audit_log and the deprecated os-hosts. Each lives in its own
+// file; this one holds their route table, their policies and the query-string and body
+// validation they share.
 
 // adminRoutes is the route table of the admin and host APIs.
 func (s *Service) adminRoutes() []route {
@@ -28,6 +29,7 @@ func (s *Service) adminRoutes() []route {
 		migRule = "os_compute_api:os-migrations:"
 		smRule  = "os_compute_api:servers:migrations:"
 		hstRule = "os_compute_api:os-hosts:"
+		iuaRule = "os_compute_api:os-instance-usage-audit-log:"
 	)
 	return []route{
 		{method: "GET", path: "/v2.1/os-services", rule: svcRule + "list", handle: s.listServices},
@@ -66,12 +68,16 @@ func (s *Service) adminRoutes() []route {
 
 		{method: "GET", path: "/v2.1/os-hosts", rule: hstRule + "list", maxVer: v(42), handle: s.listHosts},
 		{method: "GET", path: "/v2.1/os-hosts/{host_name}", rule: hstRule + "show", maxVer: v(42), handle: s.showHost},
+
+		{method: "GET", path: "/v2.1/os-instance_usage_audit_log", rule: iuaRule + "list", handle: s.listUsageAudit},
+		{method: "GET", path: "/v2.1/os-instance_usage_audit_log/{before_timestamp}", rule: iuaRule + "show", handle: s.showUsageAudit},
 	}
 }
 
 // adminPolicies are Nova's defaults for the admin and host APIs (nova/policies/
 // services.py, hypervisors.py, aggregates.py, availability_zone.py,
-// simple_tenant_usage.py, migrations.py, servers_migrations.py, hosts.py).
+// simple_tenant_usage.py, migrations.py, servers_migrations.py, hosts.py,
+// instance_usage_audit_log.py).
 func adminPolicies() map[string]string {
 	p := map[string]string{
 		"os_compute_api:os-availability-zone:list":         ruleAny,
@@ -99,6 +105,9 @@ func adminPolicies() map[string]string {
 	}
 	for _, name := range []string{"list", "show", "update", "reboot", "shutdown", "start"} {
 		p["os_compute_api:os-hosts:"+name] = ruleAdmin
+	}
+	for _, name := range []string{"list", "show"} {
+		p["os_compute_api:os-instance-usage-audit-log:"+name] = ruleAdmin
 	}
 	return p
 }

@@ -264,3 +264,26 @@ func FuzzParseISOTime(f *testing.F) {
 		}
 	})
 }
+
+func TestUsageAuditLog(t *testing.T) {
+	tc := newTestCloud(t)
+	tc.addHost(t, "cmp1", 8, 16384, 100)
+	tc.addHost(t, "cmp2", 8, 16384, 100)
+	keys := []string{"hosts_not_run", "log", "num_hosts", "num_hosts_done", "num_hosts_not_run", "num_hosts_running",
+		"overall_status", "period_beginning", "period_ending", "total_errors", "total_instances"}
+	l := tc.do(t, "2.1", "GET", "/v2.1/os-instance_usage_audit_log", nil).want(t, 200).obj("instance_usage_audit_logs")
+	wantKeys(t, "audit", l, keys...)
+	if l["num_hosts"] != float64(2) || l["overall_status"] != "0 of 2 hosts done. 0 errors." {
+		t.Fatal(l)
+	}
+	s := tc.do(t, "2.1", "GET", "/v2.1/os-instance_usage_audit_log/2026-03-15%2010:00:00", nil).want(t, 200).obj("instance_usage_audit_log")
+	if s["period_beginning"] != "2026-02-01 00:00:00" || s["period_ending"] != "2026-03-01 00:00:00" {
+		t.Fatal(s)
+	}
+	s = tc.do(t, "2.1", "GET", "/v2.1/os-instance_usage_audit_log/2026-01-01%2000:00:00.0", nil).want(t, 200).obj("instance_usage_audit_log")
+	if s["period_beginning"] != "2025-11-01 00:00:00" || s["period_ending"] != "2025-12-01 00:00:00" {
+		t.Fatal(s)
+	}
+	wantFault(t, tc.do(t, "2.1", "GET", "/v2.1/os-instance_usage_audit_log/yesterday", nil), 400)
+	wantFault(t, tc.doAs(t, tc.demoToken, "2.1", "GET", "/v2.1/os-instance_usage_audit_log", nil), 403)
+}
