@@ -35,6 +35,7 @@ func defaultPolicies() map[string]string {
 		basePolicies,
 		resourcePolicies(),
 		serverPolicies(),
+		adminPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -138,18 +138,6 @@ func parseServerGroupCreate(body api.Object, ver api.Version) (*serverGroupCreat
 	return sc, nil
 }
 
-// pyList renders strings as a Python list literal, as Nova's messages show enums.
-func pyList(items []string) string {
-	out := "["
-	for i, s := range items {
-		if i > 0 {
-			out += ", "
-		}
-		out += "'" + s + "'"
-	}
-	return out + "]"
-}
-
 // createServerGroup stores a new group under the server_groups quota.
 func (s *Service) createServerGroup(ctx context.Context, projectID, userID string, sc *serverGroupCreate) (*serverGroup, error) {
 	g := &serverGroup{UUID: api.NewUUID(), Name: sc.name, ProjectID: projectID, UserID: userID, Policy: sc.policy,
