@@ -1,10 +1,11 @@
 package compute
 
 // Nova's base rules (nova/policies/base.py). Nova's own "admin_api" is "is_admin:True";
-// Placement leaves the name to Nova since the namespace is shared.
+// Placement leaves the name to Nova since the namespace is shared. "admin_or_owner" and
+// "service_or_admin" are Keystone's names in the shared namespace, so compute spells its
+// service-or-admin check out instead of registering them again.
 var basePolicies = map[string]string{
 	"context_is_admin":         "role:admin",
-	"admin_or_owner":           "is_admin:True or project_id:%(project_id)s",
 	"admin_api":                "is_admin:True",
 	"project_manager_api":      "role:manager and project_id:%(project_id)s",
 	"project_member_api":       "role:member and project_id:%(project_id)s",
@@ -13,7 +14,6 @@ var basePolicies = map[string]string{
 	"project_manager_or_admin": "rule:project_manager_api or rule:context_is_admin",
 	"project_member_or_admin":  "rule:project_member_api or rule:context_is_admin",
 	"project_reader_or_admin":  "rule:project_reader_api or rule:context_is_admin",
-	"service_or_admin":         "rule:service_api or rule:context_is_admin",
 }
 
 // Shorthands for the check strings Nova's policies use.
@@ -22,7 +22,7 @@ const (
 	ruleManagerOrAdmin = "rule:project_manager_or_admin"
 	ruleMemberOrAdmin  = "rule:project_member_or_admin"
 	ruleReaderOrAdmin  = "rule:project_reader_or_admin"
-	ruleServiceOrAdmin = "rule:service_or_admin"
+	ruleServiceOrAdmin = "rule:service_api or rule:context_is_admin"
 	ruleAny            = "@"
 )
 
