@@ -23,7 +23,7 @@ const (
 	ruleManagerOrAdmin = "rule:project_manager_or_admin"
 	ruleMemberOrAdmin  = "rule:project_member_or_admin"
 	ruleReaderOrAdmin  = "rule:project_reader_or_admin"
-	ruleServiceOrAdmin = "rule:service_or_admin"
+	ruleServiceOrAdmin = "rule:service_api or rule:context_is_admin"
 	ruleAny            = "@"
 )
 

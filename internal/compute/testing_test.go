@@ -91,8 +91,8 @@ func newTestCloud(t testing.TB) *testCloud {
 
 // testDeps wires compute to the image and Placement services as app.Up does.
 func testDeps(img *image.Service, pl *placement.Service) Deps {
-	_, _ = img, pl
-	return Deps{}
+	_ = pl
+	return Deps{Images: testImages{img}}
 }
 
 // passwordToken issues a project-scoped token for a Default-domain user.
