@@ -1,10 +1,12 @@
 package compute
 
 // Nova's base rules (nova/policies/base.py). Nova's own "admin_api" is "is_admin:True";
-// Placement leaves the name to Nova since the namespace is shared.
+// Placement leaves the name to Nova since the namespace is shared. Keystone, sharing the
+// namespace too, already registers "admin_or_owner" (user-owned, which Nova's current
+// defaults never reference) and "service_or_admin" ("rule:admin_required or
+// rule:service_role", the same check as Nova's), so those two are left to it.
 var basePolicies = map[string]string{
 	"context_is_admin":         "role:admin",
-	"admin_or_owner":           "is_admin:True or project_id:%(project_id)s",
 	"admin_api":                "is_admin:True",
 	"project_manager_api":      "role:manager and project_id:%(project_id)s",
 	"project_member_api":       "role:member and project_id:%(project_id)s",
@@ -13,7 +15,6 @@ var basePolicies = map[string]string{
 	"project_manager_or_admin": "rule:project_manager_api or rule:context_is_admin",
 	"project_member_or_admin":  "rule:project_member_api or rule:context_is_admin",
 	"project_reader_or_admin":  "rule:project_reader_api or rule:context_is_admin",
-	"service_or_admin":         "rule:service_api or rule:context_is_admin",
 }
 
 // Shorthands for the check strings Nova's policies use.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/driver/compute/fake"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/image"
 	"github.com/gostack/gostack/internal/placement"
@@ -91,8 +93,42 @@ func newTestCloud(t testing.TB) *testCloud {
 
 // testDeps wires compute to the image and Placement services as app.Up does.
 func testDeps(img *image.Service, pl *placement.Service) Deps {
-	_, _ = img, pl
-	return Deps{}
+	_ = img
+	d := Deps{}
+	d.Placement = pl
+	return d
+}
+
+// startCompute runs the conductor and hosts fake hosts (fake-host-1..N, each with the
+// fake driver's default capacity, state in a temporary directory) until the test ends.
+// It returns the fake drivers by host name; tests that inspect them type-assert.
+func (tc *testCloud) startCompute(t testing.TB, hosts int) map[string]*fake.Driver {
+	t.Helper()
+	drivers := map[string]*fake.Driver{}
+	stateDir := filepath.Join(tc.dir, "fake-hosts")
+	for i := 1; i <= hosts; i++ {
+		name := fmt.Sprintf("fake-host-%d", i)
+		d, err := fake.New(fake.Config{Host: name, StateDir: stateDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.svc.AddHost(name, d, HostOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		drivers[name] = d
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tc.svc.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	tc.waitHosts(t, hosts)
+	return drivers
 }
 
 // passwordToken issues a project-scoped token for a Default-domain user.

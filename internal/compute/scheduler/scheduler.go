@@ -119,7 +119,9 @@ type Config struct {
 // Selection is a host picked for an instance.
 type Selection struct {
 	Host, Node, UUID string
-	Weight           float64
+	// Zone is the host's availability zone (the instance's zone once placed there).
+	Zone   string
+	Weight float64
 }
 
 // NoValidHost is Nova's NoValidHost: no host passed the filters.
@@ -285,7 +287,7 @@ func Weigh(req *Request, hosts []HostState, w Weights) []Selection {
 	sort.SliceStable(idx, func(a, b int) bool { return weights[idx[a]] > weights[idx[b]] })
 	out := make([]Selection, len(hosts))
 	for i, j := range idx {
-		out[i] = Selection{Host: hosts[j].Host, Node: hosts[j].Node, UUID: hosts[j].UUID, Weight: weights[j]}
+		out[i] = Selection{Host: hosts[j].Host, Node: hosts[j].Node, UUID: hosts[j].UUID, Zone: hosts[j].Zone, Weight: weights[j]}
 	}
 	return out
 }
@@ -562,4 +564,20 @@ func count(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// GroupAllows reports whether a hard group policy lets an instance go to host given the
+// hosts of the group's other members: the check the conductor repeats under the group's
+// lock when it claims, so that concurrent placements cannot break the policy.
+func GroupAllows(policy string, memberHosts []string, host string, maxServerPerHost int) bool {
+	r := &Request{GroupPolicy: policy, GroupHosts: memberHosts, MaxServerPerHost: maxServerPerHost}
+	h := &HostState{Host: host}
+	for _, f := range filters {
+		if f.name == "ServerGroupAntiAffinityFilter" || f.name == "ServerGroupAffinityFilter" {
+			if !f.passes(h, r) {
+				return false
+			}
+		}
+	}
+	return true
 }
