@@ -22,12 +22,12 @@ func TestAggregates(t *testing.T) {
 
 	created := agg("2.1", "POST", "", map[string]any{"aggregate": map[string]any{"name": "rack1", "availability_zone": "az1"}}).want(t, 200).obj("aggregate")
 	wantKeys(t, "create 2.1", created, "availability_zone", "created_at", "deleted", "deleted_at", "id", "name", "updated_at")
-	id1 := itoa(created["id"])
+	id1 := jsonID(created["id"])
 	c241 := agg("2.41", "POST", "", map[string]any{"aggregate": map[string]any{"name": "  rack2  "}})
 	wantFault(t, c241, 400) // create names may not have leading or trailing spaces
 	c241 = agg("2.41", "POST", "", map[string]any{"aggregate": map[string]any{"name": "rack2", "availability_zone": nil}}).want(t, 200)
 	wantKeys(t, "create 2.41", c241.obj("aggregate"), "availability_zone", "created_at", "deleted", "deleted_at", "id", "name", "updated_at", "uuid")
-	id2 := itoa(c241.obj("aggregate")["id"])
+	id2 := jsonID(c241.obj("aggregate")["id"])
 
 	t.Run("create refusals", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -170,9 +170,9 @@ func TestAvailabilityZones(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := tc.do(t, "2.1", "POST", "/v2.1/os-aggregates", map[string]any{"aggregate": map[string]any{"name": "a", "availability_zone": "az1"}}).want(t, 200).obj("aggregate")
-	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+itoa(a["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp1"}}).want(t, 200)
+	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+jsonID(a["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp1"}}).want(t, 200)
 	b := tc.do(t, "2.1", "POST", "/v2.1/os-aggregates", map[string]any{"aggregate": map[string]any{"name": "b", "availability_zone": "az2"}}).want(t, 200).obj("aggregate")
-	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+itoa(b["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp3"}}).want(t, 200)
+	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+jsonID(b["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp3"}}).want(t, 200)
 	// cmp3's service is disabled: az2 is unavailable.
 	tc.do(t, "2.1", "PUT", "/v2.1/os-services/disable", map[string]any{"host": "cmp3", "binary": "nova-compute"}).want(t, 200)
 

@@ -158,10 +158,10 @@ func TestHypervisors(t *testing.T) {
 			t.Fatal(r.raw)
 		}
 		href := links[0].(map[string]any)["href"].(string)
-		if !strings.Contains(href, "/compute/v2.1/os-hypervisors?") || !strings.Contains(href, "marker="+itoa(hs[1]["id"])) {
+		if !strings.Contains(href, "/compute/v2.1/os-hypervisors?") || !strings.Contains(href, "marker="+jsonID(hs[1]["id"])) {
 			t.Fatal(href)
 		}
-		r = tc.do(t, "2.33", "GET", "/v2.1/os-hypervisors/detail?limit=2&marker="+itoa(hs[1]["id"]), nil).want(t, 200)
+		r = tc.do(t, "2.33", "GET", "/v2.1/os-hypervisors/detail?limit=2&marker="+jsonID(hs[1]["id"]), nil).want(t, 200)
 		if hs2 := r.list("hypervisors"); len(hs2) != 1 || r.body["hypervisors_links"] != nil {
 			t.Fatal(r.raw)
 		}

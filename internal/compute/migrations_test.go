@@ -46,7 +46,7 @@ func TestMigrations(t *testing.T) {
 	ids := func(r resp) string {
 		var out []string
 		for _, m := range r.list("migrations") {
-			out = append(out, itoa(m["id"]))
+			out = append(out, jsonID(m["id"]))
 		}
 		return strings.Join(out, ",")
 	}

@@ -726,8 +726,8 @@ func (s *Service) actionResize(w http.ResponseWriter, r *http.Request, c *call, 
 	return nil
 }
 
-// finishedMigration finds the migration a resized instance waits on.
-func finishedMigration(ctx context.Context, tx *store.Tx, inst *Instance, newStatus string) (int64, error) {
+// resizeMigration finds the migration a resized instance waits on.
+func resizeMigration(ctx context.Context, tx *store.Tx, inst *Instance, newStatus string) (int64, error) {
 	var mid int64
 	err := tx.QueryRowContext(ctx, `SELECT id FROM compute_migrations WHERE instance_uuid = ? AND status = 'finished'
 		ORDER BY id DESC LIMIT 1`, inst.UUID).Scan(&mid)
@@ -747,7 +747,7 @@ func (s *Service) actionConfirmResize(w http.ResponseWriter, r *http.Request, c 
 	t := transition{action: "confirmResize", record: ActionConfirmResize, kind: TaskConfirmResize,
 		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
 		prepare: func(ctx context.Context, tx *store.Tx, inst *Instance) (any, error) {
-			mid, err := finishedMigration(ctx, tx, inst, "confirming")
+			mid, err := resizeMigration(ctx, tx, inst, "confirming")
 			if err != nil {
 				return nil, err
 			}
@@ -765,7 +765,7 @@ func (s *Service) actionRevertResize(w http.ResponseWriter, r *http.Request, c *
 	t := transition{action: "revertResize", record: ActionRevertResize, kind: TaskRevertResize, taskState: TaskResizeReverting,
 		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
 		prepare: func(ctx context.Context, tx *store.Tx, inst *Instance) (any, error) {
-			mid, err := finishedMigration(ctx, tx, inst, "reverting")
+			mid, err := resizeMigration(ctx, tx, inst, "reverting")
 			if err != nil {
 				return nil, err
 			}

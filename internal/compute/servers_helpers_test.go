@@ -74,26 +74,11 @@ type serverFixture struct {
 func newServerCloud(t testing.TB) *serverFixture {
 	t.Helper()
 	tc := newTestCloud(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go tc.images.Run(ctx)
+	ctx := context.Background()
 	f := &serverFixture{testCloud: tc}
 	tc.addFlavor(t, "1", "m1.tiny", 1, 512, 1)
 	tc.addFlavor(t, "2", "m1.small", 1, 2048, 20)
-	r := tc.raw(t, tc.adminToken, "", "POST", "/image/v2/images", map[string]any{"name": "cirros",
-		"disk_format": "raw", "container_format": "bare", "visibility": "public", "hw_disk_bus": "virtio"})
-	if r.code != 201 {
-		t.Fatalf("create image: %d %s", r.code, r.raw)
-	}
-	f.imageID = r.body["id"].(string)
-	req := httptest.NewRequest("PUT", "/image/v2/images/"+f.imageID+"/file", bytes.NewReader(make([]byte, 4096)))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("X-Auth-Token", tc.adminToken)
-	rec := httptest.NewRecorder()
-	tc.handler.ServeHTTP(rec, req)
-	if rec.Code != 204 {
-		t.Fatalf("upload image: %d %s", rec.Code, rec.Body)
-	}
+	f.imageID = tc.uploadImage(t, "cirros")
 	_, err := tc.db.ExecContext(ctx, `INSERT INTO compute_keypairs (id, user_id, name, type, public_key, fingerprint, created_at)
 		VALUES (1, ?, 'key1', 'ssh', 'ssh-ed25519 AAAA test', 'fp', '')`, tc.demoUserID)
 	if err != nil {
@@ -175,4 +160,25 @@ func (tc *testCloud) pendingTasks(t testing.TB, uuid string) []Task {
 		out = append(out, tk)
 	}
 	return out
+}
+
+// uploadImage creates an active public raw image (4 KiB of zeros) as the admin and
+// returns its id.
+func (tc *testCloud) uploadImage(t testing.TB, name string) string {
+	t.Helper()
+	r := tc.raw(t, tc.adminToken, "", "POST", "/image/v2/images", map[string]any{"name": name,
+		"disk_format": "raw", "container_format": "bare", "visibility": "public", "hw_disk_bus": "virtio"})
+	if r.code != 201 {
+		t.Fatalf("create image: %d %s", r.code, r.raw)
+	}
+	id := r.body["id"].(string)
+	req := httptest.NewRequest("PUT", "/image/v2/images/"+id+"/file", bytes.NewReader(make([]byte, 4096)))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("X-Auth-Token", tc.adminToken)
+	rec := httptest.NewRecorder()
+	tc.handler.ServeHTTP(rec, req)
+	if rec.Code != 204 {
+		t.Fatalf("upload image: %d %s", rec.Code, rec.Body)
+	}
+	return id
 }

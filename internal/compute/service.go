@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/compute/scheduler"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
 )
@@ -53,6 +54,13 @@ type Config struct {
 	// TaskPollInterval is how often the conductor and host agents look for tasks they
 	// were not woken for (1 s).
 	TaskPollInterval time.Duration
+	// SchedulerWeights are the weigher multipliers (nil: Nova's defaults, all 1.0).
+	SchedulerWeights *scheduler.Weights
+	// MaxBuildAttempts is [scheduler] max_attempts (3): how many hosts a build tries
+	// before the server goes to ERROR.
+	MaxBuildAttempts int
+	// ConductorWorkers bounds the tasks the conductor runs at once (8).
+	ConductorWorkers int
 }
 
 // Deps are the other services compute works with.
@@ -73,6 +81,8 @@ type Service struct {
 	// wake is signalled after a transaction that added tasks, so that the conductor and
 	// the host agents pick them up without waiting for their next poll.
 	wake *waker
+	// rt is the conductor's and host agents' runtime state (conductor.go, host.go).
+	rt runtime
 }
 
 // New returns the compute service over db and registers Nova's default policies on

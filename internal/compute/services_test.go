@@ -32,7 +32,7 @@ func TestServices(t *testing.T) {
 	tc.exec(t, `UPDATE compute_services SET last_seen_up = ? WHERE host = 'cmp2'`, store.FormatTime(now().Add(-time.Hour)))
 	// cmp1 is in zone az1 through an aggregate.
 	agg := tc.do(t, "2.1", "POST", "/v2.1/os-aggregates", map[string]any{"aggregate": map[string]any{"name": "a1", "availability_zone": "az1"}}).want(t, 200).obj("aggregate")
-	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+itoa(agg["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp1"}}).want(t, 200)
+	tc.do(t, "2.1", "POST", "/v2.1/os-aggregates/"+jsonID(agg["id"])+"/action", map[string]any{"add_host": map[string]any{"host": "cmp1"}}).want(t, 200)
 
 	t.Run("list per version", func(t *testing.T) {
 		base := []string{"binary", "disabled_reason", "host", "id", "state", "status", "updated_at", "zone"}
@@ -200,7 +200,7 @@ func TestServices(t *testing.T) {
 
 	t.Run("delete", func(t *testing.T) {
 		svcs := tc.do(t, "2.52", "GET", "/v2.1/os-services?host=cmp2", nil).list("services")
-		intID := itoa(svcs[0]["id"])
+		intID := jsonID(svcs[0]["id"])
 		inst := tc.addInstance(t, instanceOpts{host: "cmp2"})
 		msg := wantFault(t, tc.do(t, "2.52", "DELETE", "/v2.1/os-services/"+intID, nil), 409)
 		if !strings.Contains(msg, "hosting instances") {
@@ -238,7 +238,7 @@ func TestServices(t *testing.T) {
 const api0UUID = "00000000-0000-4000-8000-000000000000"
 
 // itoa renders a JSON number id.
-func itoa(v any) string {
+func jsonID(v any) string {
 	if f, ok := v.(float64); ok {
 		return strconv.FormatInt(int64(f), 10)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/driver/compute/fake"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/image"
 	"github.com/gostack/gostack/internal/placement"
@@ -31,6 +33,8 @@ type testCloud struct {
 	placement *placement.Service
 	handler   http.Handler
 	dir       string
+	// imageID is an active image conductor tests boot from (uploaded on first use).
+	imageID string
 	// adminToken, demoToken and altToken are project-scoped tokens of admin (admin
 	// project), demo (demo project, member) and alt_demo (alt_demo project, member).
 	adminToken, demoToken, altToken string
@@ -82,6 +86,10 @@ func newTestCloud(t testing.TB) *testCloud {
 	srv.Mount(imgSvc.APIService())
 	srv.Mount(plSvc.APIService())
 	srv.Mount(svc.APIService())
+	// The image service's reconciler must run for uploads to complete.
+	imgCtx, stopImages := context.WithCancel(context.Background())
+	t.Cleanup(stopImages)
+	go imgSvc.Run(imgCtx)
 	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, handler: srv, dir: dir}
 	tc.adminToken = tc.passwordToken(t, "admin", "admin-secret", "admin")
 	tc.demoToken = tc.passwordToken(t, "demo", "demo-secret", "demo")
@@ -91,8 +99,39 @@ func newTestCloud(t testing.TB) *testCloud {
 
 // testDeps wires compute to the image and Placement services as app.Up does.
 func testDeps(img *image.Service, pl *placement.Service) Deps {
-	_ = pl
-	return Deps{Images: testImages{img}}
+	return Deps{Images: testImages{img}, Placement: pl}
+}
+
+// startCompute runs the conductor and hosts fake hosts (fake-host-1..N, each with the
+// fake driver's default capacity, state in a temporary directory) until the test ends.
+// It returns the fake drivers by host name; tests that inspect them type-assert.
+func (tc *testCloud) startCompute(t testing.TB, hosts int) map[string]*fake.Driver {
+	t.Helper()
+	drivers := map[string]*fake.Driver{}
+	stateDir := filepath.Join(tc.dir, "fake-hosts")
+	for i := 1; i <= hosts; i++ {
+		name := fmt.Sprintf("fake-host-%d", i)
+		d, err := fake.New(fake.Config{Host: name, StateDir: stateDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.svc.AddHost(name, d, HostOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		drivers[name] = d
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tc.svc.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	tc.waitHosts(t, hosts)
+	return drivers
 }
 
 // passwordToken issues a project-scoped token for a Default-domain user.

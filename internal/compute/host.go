@@ -1,0 +1,343 @@
+package compute
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gostack/gostack/internal/api"
+	computedriver "github.com/gostack/gostack/internal/driver/compute"
+	"github.com/gostack/gostack/internal/placement"
+	"github.com/gostack/gostack/internal/store"
+)
+
+// A host agent is nova-compute for one host: it reports the host's service and compute
+// node (and the node's Placement inventory), runs the tasks queued for the host through
+// the host's compute driver, and keeps the instances' power state in line with what the
+// hypervisor reports. In the all-in-one process there is one agent per (fake) host.
+
+// HostOptions tune a host agent; zero values take Nova's defaults.
+type HostOptions struct {
+	// HeartbeatInterval is how often the service reports ([DEFAULT] report_interval, 10 s).
+	HeartbeatInterval time.Duration
+	// PowerSyncInterval is how often power states are compared with the hypervisor's
+	// (Nova's sync_power_state_interval is 600 s; gostack's default is 60 s). It also
+	// runs once at start.
+	PowerSyncInterval time.Duration
+	// CPUAllocationRatio, RAMAllocationRatio and DiskAllocationRatio are the overcommit
+	// ratios (16.0, 1.5, 1.0).
+	CPUAllocationRatio, RAMAllocationRatio, DiskAllocationRatio float64
+	// ReservedHostMemoryMB (512), ReservedHostDiskMB and ReservedHostCPUs (0) are kept
+	// for the host itself; a negative value means none.
+	ReservedHostMemoryMB, ReservedHostDiskMB, ReservedHostCPUs int64
+	// Workers bounds the tasks the agent runs at once (4).
+	Workers int
+}
+
+// withDefaults fills in Nova's defaults.
+func (o HostOptions) withDefaults() HostOptions {
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 10 * time.Second
+	}
+	if o.PowerSyncInterval <= 0 {
+		o.PowerSyncInterval = 60 * time.Second
+	}
+	if o.CPUAllocationRatio <= 0 {
+		o.CPUAllocationRatio = 16
+	}
+	if o.RAMAllocationRatio <= 0 {
+		o.RAMAllocationRatio = 1.5
+	}
+	if o.DiskAllocationRatio <= 0 {
+		o.DiskAllocationRatio = 1
+	}
+	if o.ReservedHostMemoryMB == 0 {
+		o.ReservedHostMemoryMB = 512
+	}
+	for _, p := range []*int64{&o.ReservedHostMemoryMB, &o.ReservedHostDiskMB, &o.ReservedHostCPUs} {
+		if *p < 0 {
+			*p = 0
+		}
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	return o
+}
+
+// HostAgent is nova-compute for one host.
+type HostAgent struct {
+	s      *Service
+	name   string
+	driver computedriver.Driver
+	opts   HostOptions
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	nodeUUID string
+}
+
+// AddHost adds an agent for host name driven by d. It starts at once when Run is
+// running, else when Run starts. Names are unique per Service.
+func (s *Service) AddHost(name string, d computedriver.Driver, opts HostOptions) error {
+	if name == "" || d == nil {
+		return errors.New("compute: a host needs a name and a driver")
+	}
+	a := &HostAgent{s: s, name: name, driver: d, opts: opts.withDefaults(), log: s.log.With("component", "compute", "host", name)}
+	s.rt.mu.Lock()
+	defer s.rt.mu.Unlock()
+	if s.rt.agents == nil {
+		s.rt.agents = map[string]*HostAgent{}
+	}
+	if s.rt.agents[name] != nil {
+		return fmt.Errorf("compute: host %s already has an agent", name)
+	}
+	s.rt.agents[name] = a
+	if s.rt.ctx != nil {
+		s.startAgent(s.rt.ctx, a)
+	}
+	return nil
+}
+
+// startAgent runs an agent until ctx ends; s.rt.mu is held.
+func (s *Service) startAgent(ctx context.Context, a *HostAgent) {
+	s.rt.wg.Add(1)
+	go func() {
+		defer s.rt.wg.Done()
+		a.run(ctx)
+	}()
+}
+
+// hostDriver returns the compute driver of a host this process runs an agent for, for
+// the synchronous calls the API makes (console output, remote consoles, diagnostics).
+// ok is false when no agent here serves the host.
+func (s *Service) hostDriver(host string) (d computedriver.Driver, ok bool) {
+	s.rt.mu.Lock()
+	defer s.rt.mu.Unlock()
+	if a := s.rt.agents[host]; a != nil {
+		return a.driver, true
+	}
+	return nil, false
+}
+
+// run registers the host, then heartbeats, syncs power states and runs the host's tasks
+// until ctx ends.
+func (a *HostAgent) run(ctx context.Context) {
+	for {
+		err := a.register(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Error("register compute host", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(a.s.cfg.TaskPollInterval):
+		}
+	}
+	if err := a.syncPower(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("power state sync", "err", err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		hb := time.NewTicker(a.opts.HeartbeatInterval)
+		defer hb.Stop()
+		ps := time.NewTicker(a.opts.PowerSyncInterval)
+		defer ps.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hb.C:
+				if err := agentHeartbeat(ctx, a.s.db, a.name, "nova-compute"); err != nil && ctx.Err() == nil {
+					a.log.Error("heartbeat", "err", err)
+				}
+			case <-ps.C:
+				if err := a.syncPower(ctx); err != nil && ctx.Err() == nil {
+					a.log.Error("power state sync", "err", err)
+				}
+			}
+		}
+	}()
+	r := &taskRunner{s: a.s, host: a.name, workers: a.opts.Workers, run: a.runTask, log: a.log}
+	r.loop(ctx)
+}
+
+// register reports the nova-compute service and the compute node, and makes the node's
+// Placement provider and inventory match the driver's capacity.
+func (a *HostAgent) register(ctx context.Context) error {
+	hi, err := a.driver.HostInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("host info: %w", err)
+	}
+	if err := agentHeartbeat(ctx, a.s.db, a.name, "nova-compute"); err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	var uuid string
+	err = a.s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		uuid, err = agentRegisterNode(ctx, tx, a.name, hi, a.opts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("compute node: %w", err)
+	}
+	a.mu.Lock()
+	a.nodeUUID = uuid
+	a.mu.Unlock()
+	if a.s.deps.Placement == nil {
+		return nil
+	}
+	o := a.opts
+	return a.s.deps.Placement.EnsureComputeProvider(ctx, placement.ComputeProvider{UUID: uuid, Name: a.name,
+		Inventories: map[string]placement.ProviderInventory{
+			"VCPU":      {Total: int64(hi.VCPUs), Reserved: o.ReservedHostCPUs, MaxUnit: int64(hi.VCPUs), AllocationRatio: o.CPUAllocationRatio},
+			"MEMORY_MB": {Total: hi.MemoryMB, Reserved: o.ReservedHostMemoryMB, MaxUnit: hi.MemoryMB, AllocationRatio: o.RAMAllocationRatio},
+			"DISK_GB": {Total: hi.LocalGB, Reserved: int64(math.Ceil(float64(o.ReservedHostDiskMB) / 1024)), MaxUnit: hi.LocalGB,
+				AllocationRatio: o.DiskAllocationRatio},
+		},
+		Traits: hi.Traits})
+}
+
+// agentHeartbeat records that a service is alive (last_seen_up, report_count), creating
+// its row on the first report. (The services API file has its own heartbeat; this one is
+// the agent's, reconciled at merge.)
+func agentHeartbeat(ctx context.Context, db *store.DB, host, binary string) error {
+	return db.InTx(ctx, func(tx *store.Tx) error {
+		ts := store.FormatTime(now())
+		res, err := tx.ExecContext(ctx, `UPDATE compute_services SET last_seen_up = ?, report_count = report_count + 1,
+			updated_at = ? WHERE host = ? AND service_binary = ?`, ts, ts, host, binary)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		id, err := nextID(ctx, tx, "services")
+		if err != nil {
+			return err
+		}
+		topic := "compute"
+		if binary != "nova-compute" {
+			topic = ""
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO compute_services (id, uuid, host, service_binary, topic, disabled,
+			forced_down, last_seen_up, report_count, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 66, ?, ?)`,
+			id, api.NewUUID(), host, binary, topic, false, false, ts, ts, ts)
+		return err
+	})
+}
+
+// agentRegisterNode creates or updates the host's compute node (node name = host name)
+// and returns its uuid, which stays the same for the life of the row.
+func agentRegisterNode(ctx context.Context, tx *store.Tx, host string, hi computedriver.HostInfo, o HostOptions) (string, error) {
+	ts := store.FormatTime(now())
+	var uuid string
+	err := tx.QueryRowContext(ctx, `SELECT uuid FROM compute_nodes WHERE hypervisor_hostname = ?`, host).Scan(&uuid)
+	cpuInfo := hi.CPUInfo
+	if cpuInfo == "" {
+		cpuInfo = "{}"
+	}
+	if store.IsNoRows(err) {
+		id, err := nextID(ctx, tx, "compute_nodes")
+		if err != nil {
+			return "", err
+		}
+		uuid = api.NewUUID()
+		_, err = tx.ExecContext(ctx, `INSERT INTO compute_nodes (id, uuid, host, hypervisor_hostname, hypervisor_type,
+			hypervisor_version, host_ip, vcpus, memory_mb, local_gb, cpu_info, cpu_allocation_ratio, ram_allocation_ratio,
+			disk_allocation_ratio, reserved_host_memory_mb, reserved_host_disk_mb, reserved_host_cpus, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, uuid, host, host, hi.HypervisorType, hi.HypervisorVersion, hi.HostIP, hi.VCPUs, hi.MemoryMB, hi.LocalGB, cpuInfo,
+			o.CPUAllocationRatio, o.RAMAllocationRatio, o.DiskAllocationRatio, o.ReservedHostMemoryMB, o.ReservedHostDiskMB,
+			o.ReservedHostCPUs, ts, ts)
+		return uuid, err
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE compute_nodes SET host = ?, hypervisor_type = ?, hypervisor_version = ?, host_ip = ?,
+		vcpus = ?, memory_mb = ?, local_gb = ?, cpu_info = ?, cpu_allocation_ratio = ?, ram_allocation_ratio = ?,
+		disk_allocation_ratio = ?, reserved_host_memory_mb = ?, reserved_host_disk_mb = ?, reserved_host_cpus = ?, updated_at = ?
+		WHERE uuid = ?`, host, hi.HypervisorType, hi.HypervisorVersion, hi.HostIP, hi.VCPUs, hi.MemoryMB, hi.LocalGB, cpuInfo,
+		o.CPUAllocationRatio, o.RAMAllocationRatio, o.DiskAllocationRatio, o.ReservedHostMemoryMB, o.ReservedHostDiskMB,
+		o.ReservedHostCPUs, ts, uuid)
+	return uuid, err
+}
+
+// driverInstance is the desired instance handed to the driver, with flavor f.
+func (s *Service) driverInstance(ctx context.Context, inst *Instance, f FlavorSnapshot) (*computedriver.Instance, error) {
+	meta := map[string]string{}
+	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM compute_instance_metadata WHERE instance_uuid = ?`, inst.UUID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		meta[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	di := &computedriver.Instance{UUID: inst.UUID, Name: inst.InstanceName(), DisplayName: inst.Name, Hostname: inst.Hostname,
+		ProjectID: inst.ProjectID, UserID: inst.UserID, Flavor: driverFlavor(f), KeyData: deref(inst.KeyData),
+		Metadata: meta, ConfigDrive: inst.ConfigDrive != "", AvailabilityZone: deref(inst.AvailabilityZone),
+		LaunchIndex: inst.LaunchIndex, CreatedAt: inst.CreatedAt}
+	if inst.UserData != nil {
+		if b, err := base64.StdEncoding.DecodeString(*inst.UserData); err == nil {
+			di.UserData = b
+		} else {
+			di.UserData = []byte(*inst.UserData)
+		}
+	}
+	if inst.ImageRef != "" {
+		di.Image = s.driverImage(inst, inst.ImageRef)
+	}
+	return di, nil
+}
+
+// driverImage describes image id for the driver; its bytes come from the image service.
+func (s *Service) driverImage(inst *Instance, id string) *computedriver.Image {
+	img := &computedriver.Image{ID: id, DiskFormat: inst.SystemMetadata["image_disk_format"],
+		ContainerFormat: inst.SystemMetadata["image_container_format"], Properties: inst.Request.ImageProperties}
+	if s.deps.Images != nil {
+		img.Open = func(ctx context.Context) (io.ReadCloser, error) { return s.deps.Images.OpenImage(ctx, id) }
+	}
+	return img
+}
+
+// driverFlavor converts a flavor snapshot.
+func driverFlavor(f FlavorSnapshot) computedriver.Flavor {
+	return computedriver.Flavor{Name: f.Name, VCPUs: int(f.VCPUs), MemoryMB: f.MemoryMB, RootGB: f.RootGB,
+		EphemeralGB: f.EphemeralGB, SwapMB: f.Swap, ExtraSpecs: f.ExtraSpecs}
+}
+
+// powerOf returns the guest's power state as the driver reports it (NOSTATE when it is
+// missing), or fallback when the driver cannot tell.
+func (a *HostAgent) powerOf(ctx context.Context, di *computedriver.Instance, fallback int) int {
+	info, err := a.driver.Info(ctx, di)
+	if errors.Is(err, computedriver.ErrNotFound) {
+		return PowerNoState
+	}
+	if err != nil {
+		return fallback
+	}
+	return int(info.State)
+}
