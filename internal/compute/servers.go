@@ -158,7 +158,7 @@ func (s *Service) listServers(w http.ResponseWriter, r *http.Request, c *call) e
 		body["servers_links"] = []map[string]string{{"rel": "next",
 			"href": api.BaseURL(r) + s.cfg.Prefix + coll + "?" + vals.Encode()}}
 	}
-	api.WriteJSON(w, http.StatusOK, body)
+	writeViewJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -183,7 +183,7 @@ func (s *Service) writeServer(w http.ResponseWriter, r *http.Request, c *call, i
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, status, map[string]any{"server": s.detailView(r, c, inst, ex, o)})
+	writeViewJSON(w, status, map[string]any{"server": s.detailView(r, c, inst, ex, o)})
 	return nil
 }
 
