@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gostack/gostack/internal/compute/scheduler"
 	"github.com/gostack/gostack/internal/placement"
@@ -144,33 +145,13 @@ type nodeRow struct {
 
 // hostStates builds the scheduler's view of the hosts behind the candidates.
 func (s *Service) hostStates(ctx context.Context, cands []placement.Candidate) ([]scheduler.HostState, error) {
-	nodes := map[string]*nodeRow{}
-	rows, err := s.db.QueryContext(ctx, `SELECT uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, vcpus,
-		cpu_info FROM compute_nodes`)
+	nodes, err := s.computeNodes(ctx)
 	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var n nodeRow
-		var cpuInfo string
-		if err := rows.Scan(&n.uuid, &n.host, &n.hypervisorHostname, &n.hypervisorType, &n.hypervisorVersion, &n.vcpus, &cpuInfo); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		var ci struct {
-			Arch string `json:"arch"`
-		}
-		_ = json.Unmarshal([]byte(cpuInfo), &ci)
-		n.arch = ci.Arch
-		nodes[n.uuid] = &n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	type svc struct{ enabled, up bool }
 	services := map[string]svc{}
-	rows, err = s.db.QueryContext(ctx, `SELECT host, disabled, forced_down, last_seen_up FROM compute_services
+	rows, err := s.db.QueryContext(ctx, `SELECT host, disabled, forced_down, last_seen_up FROM compute_services
 		WHERE service_binary = ?`, "nova-compute")
 	if err != nil {
 		return nil, err
@@ -226,6 +207,56 @@ func (s *Service) hostStates(ctx context.Context, cands []placement.Candidate) (
 		out = append(out, hs)
 	}
 	return out, nil
+}
+
+// nodeCache keeps the compute nodes between scheduling decisions: with a thousand
+// hosts, reading them on every decision would be most of its cost. It is labelled with
+// the nodes' count and newest update, which every registration changes.
+type nodeCache struct {
+	mu    sync.Mutex
+	label string
+	nodes map[string]*nodeRow
+}
+
+// computeNodes returns the compute nodes by uuid, reloading them when they changed.
+func (s *Service) computeNodes(ctx context.Context) (map[string]*nodeRow, error) {
+	var n int
+	var newest string
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(updated_at), '') FROM compute_nodes`).Scan(&n, &newest); err != nil {
+		return nil, err
+	}
+	label := strconv.Itoa(n) + "/" + newest
+	c := &s.rt.nodes
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes != nil && c.label == label {
+		return c.nodes, nil
+	}
+	nodes := map[string]*nodeRow{}
+	rows, err := s.db.QueryContext(ctx, `SELECT uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, vcpus,
+		cpu_info FROM compute_nodes`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n nodeRow
+		var cpuInfo string
+		if err := rows.Scan(&n.uuid, &n.host, &n.hypervisorHostname, &n.hypervisorType, &n.hypervisorVersion, &n.vcpus, &cpuInfo); err != nil {
+			return nil, err
+		}
+		var ci struct {
+			Arch string `json:"arch"`
+		}
+		_ = json.Unmarshal([]byte(cpuInfo), &ci)
+		n.arch = ci.Arch
+		nodes[n.uuid] = &n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.label, c.nodes = label, nodes
+	return nodes, nil
 }
 
 // hostAggregates maps each host to the aggregates it is in, with their metadata.
@@ -387,6 +418,11 @@ func (s *Service) place(ctx context.Context, pr placeRequest, write func(tx *sto
 		}
 		for _, sel := range sels[0] {
 			ch := hostChoice{sel: sel, cand: byUUID[sel.UUID]}
+			if s.db.Engine() == store.SQLite {
+				// SQLite has one writer; claims queued on a mutex wait microseconds,
+				// claims queued on SQLite's busy handler sleep milliseconds.
+				s.rt.claimMu.Lock()
+			}
 			err := s.db.InTx(ctx, func(tx *store.Tx) error {
 				if group != nil && (group.policy == scheduler.Affinity || group.policy == scheduler.AntiAffinity) {
 					// The group's row is its lock: concurrent placements of members
@@ -404,6 +440,9 @@ func (s *Service) place(ctx context.Context, pr placeRequest, write func(tx *sto
 				}
 				return write(tx, ch)
 			})
+			if s.db.Engine() == store.SQLite {
+				s.rt.claimMu.Unlock()
+			}
 			if err == nil {
 				return &ch, nil
 			}

@@ -29,6 +29,10 @@ type runtime struct {
 	ctx    context.Context
 	wg     sync.WaitGroup
 	agents map[string]*HostAgent
+	// nodes caches the compute nodes for the scheduler (scheduling.go).
+	nodes nodeCache
+	// claimMu serializes this process's claim transactions on SQLite.
+	claimMu sync.Mutex
 }
 
 // errTaskAbandoned is returned by a task step that stopped because the process is

@@ -211,7 +211,8 @@ type ResourceSummary struct {
 type Candidate struct {
 	// Provider is the root provider (the compute node) the candidate is for.
 	Provider string
-	// Allocations is the allocation request: provider uuid -> class -> amount.
+	// Allocations is the allocation request: provider uuid -> class -> amount. It may
+	// share maps with other candidates: read it, do not change it.
 	Allocations map[string]map[string]int64
 	// Summary is the root provider's capacity and usage by class, for the weighers.
 	Summary map[string]ResourceSummary
@@ -239,6 +240,9 @@ func (s *Service) AllocationCandidates(ctx context.Context, req CandidateRequest
 	if err != nil {
 		return nil, err
 	}
+	if !snap.hasTrees && len(snap.sharing) == 0 {
+		return flatCandidates(snap, used, g, req.Limit)
+	}
 	res, err := findCandidates(snap, used, []*requestGroup{g}, wide)
 	if err != nil {
 		return nil, fmt.Errorf("placement: allocation candidates: %w", err)
@@ -262,6 +266,91 @@ func (s *Service) AllocationCandidates(ctx context.Context, req CandidateRequest
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// flatCandidates is the candidate search when every provider is a root and none shares
+// (every gostack deployment without nested or sharing providers): the providers that
+// alone have the traits, aggregates and capacity asked for, in uuid order. It gives
+// exactly what findCandidates gives for one unnumbered group then, from the same
+// snapshot helpers, without building and merging allocation requests (which made a
+// thousand-host search several times slower).
+func flatCandidates(snap *snapshot, used []int64, g *requestGroup, limit int) ([]Candidate, error) {
+	for _, ra := range g.resources {
+		if !snap.classes[ra.rc] {
+			return nil, fmt.Errorf("placement: allocation candidates: %w",
+				badRequest("Invalid resource class in resources parameter: No such resource class %s.", ra.rc))
+		}
+	}
+	for _, t := range append(append([]string{}, g.forbidden...), flatten(g.required)...) {
+		if !snap.traits[t] {
+			return nil, fmt.Errorf("placement: allocation candidates: %w", badRequest("No such trait(s): %s.", t))
+		}
+	}
+	allow := snap.matchingRequiredTraits(g.required)
+	if len(g.required) > 0 && len(allow) == 0 {
+		return nil, nil
+	}
+	if len(g.memberOf) > 0 {
+		allow = intersect(allow, snap.matchingAggregates(g.memberOf))
+		if len(allow) == 0 {
+			return nil, nil
+		}
+	}
+	deny := snap.withAnyTrait(g.forbidden)
+	root := ""
+	if g.inTree != "" {
+		p := snap.providers[g.inTree]
+		if p == nil {
+			return nil, nil
+		}
+		root = p.root
+	}
+	want := map[string]int64{}
+	for _, ra := range g.resources {
+		want[ra.rc] = ra.amount
+	}
+	var out []Candidate
+	for _, p := range snap.order {
+		if root != "" && p.uuid != root || deny[p.uuid] || allow != nil && !allow[p.uuid] {
+			continue
+		}
+		fits := true
+		for _, ra := range g.resources {
+			si := p.inventory(ra.rc)
+			if si == nil {
+				fits = false
+				break
+			}
+			i := si.inventory
+			i.Used = used[si.idx]
+			if !i.fits(ra.amount) {
+				fits = false
+				break
+			}
+		}
+		if !fits {
+			continue
+		}
+		c := Candidate{Provider: p.uuid, Allocations: map[string]map[string]int64{p.uuid: want},
+			Summary: make(map[string]ResourceSummary, len(p.invs))}
+		for _, si := range p.invs {
+			c.Summary[si.ResourceClass] = ResourceSummary{Capacity: si.capacity(), Used: used[si.idx]}
+		}
+		out = append(out, c)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// flatten joins sets of traits.
+func flatten(sets [][]string) []string {
+	var out []string
+	for _, s := range sets {
+		out = append(out, s...)
+	}
+	return out
 }
 
 // ErrAllocationConflict is returned (wrapped) when an allocation write does not fit the

@@ -176,3 +176,71 @@ func TestComputeCandidatesClaimMoveDelete(t *testing.T) {
 		t.Fatalf("usage after delete %v", ua)
 	}
 }
+
+// TestFlatCandidatesMatchSearch checks the flat fast path against the general search on
+// the same snapshot: same providers, same order, for traits, aggregates, in_tree and
+// capacity limits.
+func TestFlatCandidatesMatchSearch(t *testing.T) {
+	tc := newTestCloud(t)
+	ctx := context.Background()
+	var ps []ComputeProvider
+	for i := range 6 {
+		p := computeNode(i, int64(1+i), int64(1024*(i+1)), int64(10*(i+1)))
+		if i%2 == 0 {
+			p.Traits = append(p.Traits, "HW_CPU_X86_AVX2")
+		}
+		if err := tc.svc.EnsureComputeProvider(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	agg := "a0000000-0000-4000-8000-000000000001"
+	for _, p := range ps[:3] {
+		gen := tc.do(t, "1.39", "GET", "/resource_providers/"+p.UUID, nil).want(t, 200).body["generation"]
+		tc.do(t, "1.39", "PUT", "/resource_providers/"+p.UUID+"/aggregates", map[string]any{
+			"aggregates": []string{agg}, "resource_provider_generation": gen}).want(t, 200)
+	}
+	reqs := []CandidateRequest{
+		{Resources: map[string]int64{"VCPU": 1, "MEMORY_MB": 512}},
+		{Resources: map[string]int64{"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}},
+		{Resources: map[string]int64{"VCPU": 1}, Required: []string{"HW_CPU_X86_AVX2"}},
+		{Resources: map[string]int64{"VCPU": 1}, Forbidden: []string{"HW_CPU_X86_AVX2"}},
+		{Resources: map[string]int64{"VCPU": 1}, MemberOf: [][]string{{agg}}},
+		{Resources: map[string]int64{"VCPU": 1}, MemberOf: [][]string{{agg}}, Required: []string{"HW_CPU_X86_AVX2"}},
+		{Resources: map[string]int64{"VCPU": 1}, InTree: ps[4].UUID},
+		{Resources: map[string]int64{"VCPU": 1000}},
+		{Resources: map[string]int64{"VCPU": 1}, Limit: 2},
+	}
+	for n, req := range reqs {
+		fast, err := tc.svc.AllocationCandidates(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, _ := tc.svc.currentSnapshot(ctx)
+		used, _ := liveUsage(ctx, tc.svc.db, snap)
+		g := &requestGroup{inTree: req.InTree, forbidden: req.Forbidden, memberOf: req.MemberOf}
+		for _, rc := range sortedKeys(req.Resources) {
+			g.resources = append(g.resources, resourceAmount{rc: rc, amount: req.Resources[rc]})
+		}
+		for _, tr := range req.Required {
+			g.required = append(g.required, []string{tr})
+		}
+		res, err := findCandidates(snap, used, []*requestGroup{g}, requestWide{limit: req.Limit, nestedAware: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for _, a := range res.areqs {
+			want = append(want, a.anchor)
+		}
+		for _, c := range fast {
+			got = append(got, c.Provider)
+			if c.Allocations[c.Provider]["VCPU"] != req.Resources["VCPU"] {
+				t.Fatalf("request %d: allocation %v", n, c.Allocations)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("request %d (-search +fast):\n%s", n, diff)
+		}
+	}
+}

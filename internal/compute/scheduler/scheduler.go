@@ -180,15 +180,31 @@ var filters = []filter{
 // Filter returns the hosts that pass every filter, in input order; when none does, a
 // NoValidHost whose details say which filter removed the last ones.
 func Filter(req *Request, hosts []HostState) ([]HostState, error) {
-	cur := make([]HostState, len(hosts))
-	copy(cur, hosts)
-	var results []string
+	ptrs := make([]*HostState, len(hosts))
+	for i := range hosts {
+		ptrs[i] = &hosts[i]
+	}
+	passed, err := filterPtrs(req, ptrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HostState, len(passed))
+	for i, h := range passed {
+		out[i] = *h
+	}
+	return out, nil
+}
+
+// filterPtrs is Filter over pointers, filtering in place without copying host states.
+func filterPtrs(req *Request, hosts []*HostState) ([]*HostState, error) {
+	cur := append([]*HostState(nil), hosts...)
+	results := make([]string, 0, len(filters))
 	for _, f := range filters {
 		start := len(cur)
-		next := cur[:0:0]
-		for i := range cur {
-			if f.passes(&cur[i], req) {
-				next = append(next, cur[i])
+		next := cur[:0]
+		for _, h := range cur {
+			if f.passes(h, req) {
+				next = append(next, h)
 			}
 		}
 		results = append(results, fmt.Sprintf("'%s: (start: %d, end: %d)'", f.name, start, len(next)))
@@ -217,24 +233,28 @@ func Schedule(req Request, hosts []HostState, cfg Config) ([][]Selection, error)
 	}
 	states := make([]HostState, len(hosts))
 	copy(states, hosts)
+	ptrs := make([]*HostState, len(states))
+	for i := range states {
+		ptrs[i] = &states[i]
+	}
 	out := make([][]Selection, 0, n)
 	for range n {
-		passed, err := Filter(&req, states)
+		passed, err := filterPtrs(&req, ptrs)
 		if err != nil {
 			return nil, err
 		}
-		ranked := Weigh(&req, passed, cfg.Weights)
+		ranked := weigh(&req, passed, cfg.Weights)
 		if len(ranked) > maxAlt+1 {
 			ranked = ranked[:maxAlt+1]
 		}
 		out = append(out, ranked)
 		chosen := ranked[0]
-		for i := range states {
-			if states[i].UUID == chosen.UUID && states[i].Host == chosen.Host {
-				states[i].FreeVCPUs -= req.VCPUs
-				states[i].FreeRAMMB -= req.MemoryMB
-				states[i].FreeDiskGB -= req.DiskGB
-				states[i].NumInstances++
+		for _, h := range ptrs {
+			if h.UUID == chosen.UUID && h.Host == chosen.Host {
+				h.FreeVCPUs -= req.VCPUs
+				h.FreeRAMMB -= req.MemoryMB
+				h.FreeDiskGB -= req.DiskGB
+				h.NumInstances++
 			}
 		}
 		if req.GroupPolicy != "" {
@@ -248,6 +268,15 @@ func Schedule(req Request, hosts []HostState, cfg Config) ([][]Selection, error)
 // [0, 1] over the hosts and multiplied by its multiplier, as Nova's weight handler does;
 // equal weights keep the input order (Placement's provider order).
 func Weigh(req *Request, hosts []HostState, w Weights) []Selection {
+	ptrs := make([]*HostState, len(hosts))
+	for i := range hosts {
+		ptrs[i] = &hosts[i]
+	}
+	return weigh(req, ptrs, w)
+}
+
+// weigh is Weigh over pointers.
+func weigh(req *Request, hosts []*HostState, w Weights) []Selection {
 	weights := make([]float64, len(hosts))
 	add := func(mult float64, raw func(h *HostState) float64) {
 		if mult == 0 || len(hosts) == 0 {
@@ -256,7 +285,7 @@ func Weigh(req *Request, hosts []HostState, w Weights) []Selection {
 		vals := make([]float64, len(hosts))
 		lo, hi := 0.0, 0.0
 		for i := range hosts {
-			vals[i] = raw(&hosts[i])
+			vals[i] = raw(hosts[i])
 			if i == 0 || vals[i] < lo {
 				lo = vals[i]
 			}
