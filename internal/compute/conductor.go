@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"time"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/compute/scheduler"
@@ -31,6 +33,7 @@ func (s *Service) Run(ctx context.Context) {
 		s.startAgent(ctx, a)
 	}
 	s.rt.mu.Unlock()
+	go s.controlHeartbeats(ctx)
 	workers := s.cfg.ConductorWorkers
 	if workers <= 0 {
 		workers = 8
@@ -41,6 +44,29 @@ func (s *Service) Run(ctx context.Context) {
 	s.rt.ctx = nil
 	s.rt.mu.Unlock()
 	s.rt.wg.Wait()
+}
+
+// controlHeartbeats reports the nova-conductor and nova-scheduler services of this
+// process (`compute service list` shows them in the internal zone) every 10 s.
+func (s *Service) controlHeartbeats(ctx context.Context) {
+	host := s.cfg.ControlHost
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		for _, b := range []string{BinaryConductor, BinaryScheduler} {
+			if err := s.heartbeat(ctx, host, b); err != nil && ctx.Err() == nil {
+				s.log.Warn("service heartbeat", "binary", b, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // conduct runs one conductor task.

@@ -11,10 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gostack/gostack/internal/api"
 	computedriver "github.com/gostack/gostack/internal/driver/compute"
 	"github.com/gostack/gostack/internal/placement"
-	"github.com/gostack/gostack/internal/store"
 )
 
 // A host agent is nova-compute for one host: it reports the host's service and compute
@@ -161,7 +159,7 @@ func (a *HostAgent) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-hb.C:
-				if err := agentHeartbeat(ctx, a.s.db, a.name, "nova-compute"); err != nil && ctx.Err() == nil {
+				if err := a.s.heartbeat(ctx, a.name, BinaryCompute); err != nil && ctx.Err() == nil {
 					a.log.Error("heartbeat", "err", err)
 				}
 			case <-ps.C:
@@ -182,25 +180,25 @@ func (a *HostAgent) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("host info: %w", err)
 	}
-	if err := agentHeartbeat(ctx, a.s.db, a.name, "nova-compute"); err != nil {
+	if err := a.s.heartbeat(ctx, a.name, BinaryCompute); err != nil {
 		return fmt.Errorf("service: %w", err)
 	}
-	var uuid string
-	err = a.s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		uuid, err = agentRegisterNode(ctx, tx, a.name, hi, a.opts)
-		return err
-	})
-	if err != nil {
+	o := a.opts
+	node := &computeNode{Host: a.name, HypervisorHostname: a.name, HypervisorType: hi.HypervisorType,
+		HypervisorVersion: hi.HypervisorVersion, HostIP: hi.HostIP, VCPUs: int64(hi.VCPUs), MemoryMB: hi.MemoryMB,
+		LocalGB: hi.LocalGB, CPUInfo: hi.CPUInfo, CPUAllocationRatio: o.CPUAllocationRatio,
+		RAMAllocationRatio: o.RAMAllocationRatio, DiskAllocationRatio: o.DiskAllocationRatio,
+		ReservedHostMemMB: o.ReservedHostMemoryMB, ReservedHostDiskMB: o.ReservedHostDiskMB, ReservedHostCPUs: o.ReservedHostCPUs}
+	if err := a.s.upsertComputeNode(ctx, node); err != nil {
 		return fmt.Errorf("compute node: %w", err)
 	}
+	uuid := node.UUID
 	a.mu.Lock()
 	a.nodeUUID = uuid
 	a.mu.Unlock()
 	if a.s.deps.Placement == nil {
 		return nil
 	}
-	o := a.opts
 	return a.s.deps.Placement.EnsureComputeProvider(ctx, placement.ComputeProvider{UUID: uuid, Name: a.name,
 		Inventories: map[string]placement.ProviderInventory{
 			"VCPU":      {Total: int64(hi.VCPUs), Reserved: o.ReservedHostCPUs, MaxUnit: int64(hi.VCPUs), AllocationRatio: o.CPUAllocationRatio},
@@ -209,72 +207,6 @@ func (a *HostAgent) register(ctx context.Context) error {
 				AllocationRatio: o.DiskAllocationRatio},
 		},
 		Traits: hi.Traits})
-}
-
-// agentHeartbeat records that a service is alive (last_seen_up, report_count), creating
-// its row on the first report. (The services API file has its own heartbeat; this one is
-// the agent's, reconciled at merge.)
-func agentHeartbeat(ctx context.Context, db *store.DB, host, binary string) error {
-	return db.InTx(ctx, func(tx *store.Tx) error {
-		ts := store.FormatTime(now())
-		res, err := tx.ExecContext(ctx, `UPDATE compute_services SET last_seen_up = ?, report_count = report_count + 1,
-			updated_at = ? WHERE host = ? AND service_binary = ?`, ts, ts, host, binary)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return nil
-		}
-		id, err := nextID(ctx, tx, "services")
-		if err != nil {
-			return err
-		}
-		topic := "compute"
-		if binary != "nova-compute" {
-			topic = ""
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO compute_services (id, uuid, host, service_binary, topic, disabled,
-			forced_down, last_seen_up, report_count, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 66, ?, ?)`,
-			id, api.NewUUID(), host, binary, topic, false, false, ts, ts, ts)
-		return err
-	})
-}
-
-// agentRegisterNode creates or updates the host's compute node (node name = host name)
-// and returns its uuid, which stays the same for the life of the row.
-func agentRegisterNode(ctx context.Context, tx *store.Tx, host string, hi computedriver.HostInfo, o HostOptions) (string, error) {
-	ts := store.FormatTime(now())
-	var uuid string
-	err := tx.QueryRowContext(ctx, `SELECT uuid FROM compute_nodes WHERE hypervisor_hostname = ?`, host).Scan(&uuid)
-	cpuInfo := hi.CPUInfo
-	if cpuInfo == "" {
-		cpuInfo = "{}"
-	}
-	if store.IsNoRows(err) {
-		id, err := nextID(ctx, tx, "compute_nodes")
-		if err != nil {
-			return "", err
-		}
-		uuid = api.NewUUID()
-		_, err = tx.ExecContext(ctx, `INSERT INTO compute_nodes (id, uuid, host, hypervisor_hostname, hypervisor_type,
-			hypervisor_version, host_ip, vcpus, memory_mb, local_gb, cpu_info, cpu_allocation_ratio, ram_allocation_ratio,
-			disk_allocation_ratio, reserved_host_memory_mb, reserved_host_disk_mb, reserved_host_cpus, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, uuid, host, host, hi.HypervisorType, hi.HypervisorVersion, hi.HostIP, hi.VCPUs, hi.MemoryMB, hi.LocalGB, cpuInfo,
-			o.CPUAllocationRatio, o.RAMAllocationRatio, o.DiskAllocationRatio, o.ReservedHostMemoryMB, o.ReservedHostDiskMB,
-			o.ReservedHostCPUs, ts, ts)
-		return uuid, err
-	}
-	if err != nil {
-		return "", err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE compute_nodes SET host = ?, hypervisor_type = ?, hypervisor_version = ?, host_ip = ?,
-		vcpus = ?, memory_mb = ?, local_gb = ?, cpu_info = ?, cpu_allocation_ratio = ?, ram_allocation_ratio = ?,
-		disk_allocation_ratio = ?, reserved_host_memory_mb = ?, reserved_host_disk_mb = ?, reserved_host_cpus = ?, updated_at = ?
-		WHERE uuid = ?`, host, hi.HypervisorType, hi.HypervisorVersion, hi.HostIP, hi.VCPUs, hi.MemoryMB, hi.LocalGB, cpuInfo,
-		o.CPUAllocationRatio, o.RAMAllocationRatio, o.DiskAllocationRatio, o.ReservedHostMemoryMB, o.ReservedHostDiskMB,
-		o.ReservedHostCPUs, ts, uuid)
-	return uuid, err
 }
 
 // driverInstance is the desired instance handed to the driver, with flavor f.

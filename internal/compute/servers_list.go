@@ -531,7 +531,6 @@ func statesForStatuses(statuses []string) (vmStates, taskStates []string, anyTas
 	return vmStates, taskStates, anyTask
 }
 
-
 // boolFromString is oslo's lenient bool_from_string(default=False).
 func boolFromString(s string) bool {
 	b, _ := strictBool(s)
@@ -588,7 +587,6 @@ func pyTime(t *time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
-
 
 // queryServers runs a parsed list query: the page after the marker, in order.
 func (s *Service) queryServers(ctx context.Context, q *serverQuery, admin bool, callerProject string) ([]*Instance, error) {

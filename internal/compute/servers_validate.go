@@ -44,7 +44,6 @@ func pyReprAny(v any) string {
 	}
 }
 
-
 // onlyKeys refuses properties not in allowed (additionalProperties: false).
 func onlyKeys(o api.Object, field string, allowed ...string) error {
 	var extra []string

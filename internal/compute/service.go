@@ -44,6 +44,9 @@ var microversions = api.Microversions{
 type Config struct {
 	// Prefix is where the API is mounted on the shared listener ("/compute", as DevStack).
 	Prefix string
+	// ControlHost is the host name this process reports its conductor and scheduler
+	// services under (default: the machine's host name).
+	ControlHost string
 	// DefaultAvailabilityZone is the zone of hosts in no zoned aggregate ("nova").
 	DefaultAvailabilityZone string
 	// ServiceDownTime is how long a service may stay silent before it shows "down"
