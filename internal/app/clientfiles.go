@@ -46,7 +46,10 @@ func writeClientFiles(dir, authURL, region, caFile string, s *secrets) error {
 		} else {
 			fmt.Fprintf(&b, "      project_name: %s\n      project_domain_id: default\n", yamlQuote(c.project))
 		}
-		fmt.Fprintf(&b, "    region_name: %s\n    interface: public\n    identity_api_version: 3\n", yamlQuote(region))
+		// compute_api_version 2.latest lets the CLI negotiate the newest compute microversion
+		// (python-openstackclient otherwise speaks 2.1, where `server create --network
+		// none` cannot be expressed).
+		fmt.Fprintf(&b, "    region_name: %s\n    interface: public\n    identity_api_version: 3\n    compute_api_version: 2.latest\n", yamlQuote(region))
 		if caFile != "" {
 			fmt.Fprintf(&b, "    cacert: %s\n", yamlQuote(caFile))
 		}
@@ -62,6 +65,7 @@ func writeClientFiles(dir, authURL, region, caFile string, s *secrets) error {
 			{"OS_PASSWORD", c.password}, {"OS_PROJECT_NAME", c.project},
 			{"OS_USER_DOMAIN_ID", "default"}, {"OS_PROJECT_DOMAIN_ID", "default"},
 			{"OS_REGION_NAME", region}, {"OS_INTERFACE", "public"}, {"OS_IDENTITY_API_VERSION", "3"},
+			{"OS_COMPUTE_API_VERSION", "2.latest"},
 		}
 		if caFile != "" {
 			env = append(env, [2]string{"OS_CACERT", caFile})

@@ -49,8 +49,8 @@ type ComputeConfig struct {
 	// FakeHosts is how many simulated hosts the fake driver runs (fake-host-1 ... N);
 	// more than one makes affinity, aggregates and migrations testable on one machine.
 	FakeHosts int
-	// FakeVCPUs, FakeMemoryMB and FakeDiskGB size each simulated host (defaults 8 vCPUs,
-	// 16 GiB, 200 GB).
+	// FakeVCPUs, FakeMemoryMB and FakeDiskGB size each simulated host (defaults 16 vCPUs,
+	// 32 GiB, 500 GB).
 	FakeVCPUs    int
 	FakeMemoryMB int64
 	FakeDiskGB   int64

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/compute"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/image"
 	"github.com/gostack/gostack/internal/placement"
@@ -96,10 +97,23 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		return err
 	}
 
+	computeSvc, err := compute.New(ctx, db, enforcer, compute.Config{ServiceDownTime: cfg.Compute.ServiceDownTime},
+		compute.Deps{Images: glanceImages{imageSvc}, Placement: placementSvc}, log.With("component", "compute"))
+	if err != nil {
+		return err
+	}
+	if err := computeSvc.EnsureDefaultFlavors(ctx); err != nil {
+		return fmt.Errorf("bootstrap flavors: %w", err)
+	}
+	if err := addComputeHosts(computeSvc, cfg); err != nil {
+		return err
+	}
+
 	srv := api.NewServer(log.With("component", "api"), idSvc, enforcer)
 	srv.Mount(idSvc.APIService())
 	srv.Mount(imageSvc.APIService())
 	srv.Mount(placementSvc.APIService())
+	srv.Mount(computeSvc.APIService())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -119,6 +133,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	defer stop()
 	go idSvc.Run(runCtx)
 	go imageSvc.Run(runCtx)
+	computeDone := make(chan struct{})
+	go func() {
+		defer close(computeDone)
+		computeSvc.Run(runCtx)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -139,6 +158,14 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Running tasks stop at their next step; whatever is left is picked up again at the
+	// next start, as after a crash.
+	stop()
+	select {
+	case <-computeDone:
+	case <-sctx.Done():
+		log.Warn("compute did not stop in time")
 	}
 	return nil
 }
@@ -217,6 +244,7 @@ func bootstrapConfig(cfg Config, s *secrets, base string) identity.BootstrapConf
 			identity.CatalogEntry("identity", "keystone", "Identity Service", cfg.Region, urls(base+"/v3")),
 			identity.CatalogEntry("image", "glance", "Image Service", cfg.Region, urls(base+"/image")),
 			identity.CatalogEntry("placement", "placement", "Placement Service", cfg.Region, urls(base+"/placement")),
+			identity.CatalogEntry("compute", "nova", "Compute Service", cfg.Region, urls(base+"/compute/v2.1")),
 		},
 	}
 }

@@ -80,8 +80,8 @@ func (s *Service) hypervisorView(c *call, n *computeNode, sv *computeService, u 
 			}
 		} else {
 			var uptime any
-			if up && n.Uptime != nil {
-				uptime = *n.Uptime
+			if u := s.hostUptime(n); up && u != nil {
+				uptime = *u
 			}
 			out["uptime"] = uptime
 		}
@@ -328,11 +328,12 @@ func (s *Service) hypervisorUptime(w http.ResponseWriter, r *http.Request, c *ca
 	if !s.serviceUp(sv) {
 		return badRequest("Compute service of %s is unavailable at this time.", n.Host)
 	}
-	if n.Uptime == nil {
+	uptime := s.hostUptime(n)
+	if uptime == nil {
 		return api.Errorf(http.StatusNotImplemented, "The requested functionality is not supported.")
 	}
 	view := s.hypervisorView(c, n, sv, nil, false, nil, false)
-	view["uptime"] = *n.Uptime
+	view["uptime"] = *uptime
 	api.WriteJSON(w, http.StatusOK, map[string]any{"hypervisor": view})
 	return nil
 }

@@ -86,3 +86,21 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("StatesForStatus(HARD_REBOOT) = %v %v %v", vms, tasks, ok)
 	}
 }
+
+func TestFormatUptime(t *testing.T) {
+	at := time.Date(2026, 1, 2, 17, 37, 14, 0, time.UTC)
+	for _, tc := range []struct {
+		up   time.Duration
+		want string
+	}{
+		{2*time.Hour + 33*time.Minute, " 17:37:14 up  2:33,  0 users,  load average: 0.33, 0.36, 0.34"},
+		{50*time.Hour + 5*time.Minute, " 17:37:14 up 2 days,  2:05,  0 users,  load average: 0.33, 0.36, 0.34"},
+	} {
+		if got := formatUptime(at, tc.up, "0.33", "0.36", "0.34"); got != tc.want {
+			t.Errorf("formatUptime(%v) = %q, want %q", tc.up, got, tc.want)
+		}
+	}
+	if _, err := localUptime(at); err != nil {
+		t.Fatalf("localUptime: %v", err)
+	}
+}
