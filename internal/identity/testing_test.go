@@ -3,23 +3,18 @@ package identity
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
+	"github.com/gostack/gostack/internal/testkit"
 )
 
 // testCloud is an identity service over a fresh SQLite store, bootstrapped like a real
@@ -91,47 +86,9 @@ func (tc *testCloud) passwordToken(t testing.TB, user, password, project string)
 // newRecorder returns an httptest recorder.
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
-// openTestDB opens a fresh store: SQLite in dir, or, when GOSTACK_TEST_POSTGRES names a
-// PostgreSQL database, a new schema there, so that every identity test also runs on
-// PostgreSQL (`make test-postgres`).
-func openTestDB(t testing.TB, dir string) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	url := os.Getenv("GOSTACK_TEST_POSTGRES")
-	if url == "" {
-		db, err := store.Open(ctx, filepath.Join(dir, "test.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("test_%d_%d", time.Now().UnixNano(), rand.IntN(1<<30))
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", url); err == nil {
-			_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			a.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, url+sep+"search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// openTestDB opens a fresh store (testkit.OpenDB: SQLite, or PostgreSQL when
+// GOSTACK_TEST_POSTGRES is set).
+func openTestDB(t testing.TB, dir string) *store.DB { return testkit.OpenDB(t, dir) }
 
 // doJSON sends a request with an optional JSON body and token and decodes the JSON reply
 // (nil for an empty body).

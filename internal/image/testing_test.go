@@ -3,27 +3,23 @@ package image
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
+	"github.com/gostack/gostack/internal/testkit"
 )
 
 // testCloud is the identity and image services over a fresh SQLite store, bootstrapped
@@ -262,43 +258,6 @@ func storeFiles(t testing.TB, tc *testCloud) []string {
 	return out
 }
 
-// openTestDB opens a fresh store: SQLite in dir, or, when GOSTACK_TEST_POSTGRES names a
-// PostgreSQL database, a new schema there, so that the image tests also run on PostgreSQL.
-func openTestDB(t testing.TB, dir string) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	url := os.Getenv("GOSTACK_TEST_POSTGRES")
-	if url == "" {
-		db, err := store.Open(ctx, filepath.Join(dir, "test.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("image_test_%d_%d", time.Now().UnixNano(), mrand.IntN(1<<30))
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", url); err == nil {
-			_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			a.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, url+sep+"search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// openTestDB opens a fresh store (testkit.OpenDB: SQLite, or PostgreSQL when
+// GOSTACK_TEST_POSTGRES is set).
+func openTestDB(t testing.TB, dir string) *store.DB { return testkit.OpenDB(t, dir) }

@@ -3,24 +3,21 @@ package placement
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
+	"github.com/gostack/gostack/internal/testkit"
 )
 
 // testCloud is identity plus Placement over a fresh store, with the HTTP handler and
@@ -159,46 +156,9 @@ func (tc *testCloud) passwordToken(t testing.TB, user, password, project string)
 	return rec.Header().Get("X-Subject-Token")
 }
 
-// openTestDB opens a fresh store: SQLite in dir, or a new schema in the PostgreSQL
-// database GOSTACK_TEST_POSTGRES names.
-func openTestDB(t testing.TB, dir string) *store.DB {
-	t.Helper()
-	ctx := context.Background()
-	url := os.Getenv("GOSTACK_TEST_POSTGRES")
-	if url == "" {
-		db, err := store.Open(ctx, filepath.Join(dir, "test.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	admin, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("test_%d_%d", time.Now().UnixNano(), rand.IntN(1<<30))
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", url); err == nil {
-			_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			a.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := store.Open(ctx, url+sep+"search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// openTestDB opens a fresh store (testkit.OpenDB: SQLite, or PostgreSQL when
+// GOSTACK_TEST_POSTGRES is set).
+func openTestDB(t testing.TB, dir string) *store.DB { return testkit.OpenDB(t, dir) }
 
 // resp is a decoded response.
 type resp struct {
