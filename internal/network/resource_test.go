@@ -16,7 +16,9 @@ func TestListMachinery(t *testing.T) {
 			"tags": []string{fmt.Sprintf("t%d", i%2), "all"}})
 		all = append(all, n["id"].(string))
 	}
-	get := func(q string) resp { return tc.doAs(t, tc.demoToken, "GET", "/v2.0/networks?"+q, nil, nil).want(t, 200) }
+	get := func(q string) resp {
+		return tc.doAs(t, tc.demoToken, "GET", "/v2.0/networks?"+q, nil, nil).want(t, 200)
+	}
 	names := func(r resp) []string {
 		var out []string
 		for _, n := range r.list("networks") {

@@ -223,6 +223,10 @@ func (s *Service) segmentRoutes() []route {
 // loadSegments renders segments. Segments have no project of their own; the network's
 // owner stands in for policy targets.
 func (s *Service) loadSegments(ctx context.Context, q store.Querier, c *call, pre sqlFilter) ([]record, error) {
+	tags, err := loadTags(ctx, q, "segments", pre)
+	if err != nil {
+		return nil, err
+	}
 	where, args := pre.where(s.kinds["segments"], "s.")
 	rows, err := q.QueryContext(ctx, `SELECT s.id, n.project_id, s.name, s.description, s.revision_number, s.created_at,
 		s.updated_at, s.network_id, s.network_type, s.physical_network, s.segmentation_id
@@ -232,10 +236,6 @@ func (s *Service) loadSegments(ctx context.Context, q store.Querier, c *call, pr
 	}
 	defer rows.Close()
 	var recs []record
-	tags, err := loadTags(ctx, q, "segments", pre)
-	if err != nil {
-		return nil, err
-	}
 	for rows.Next() {
 		var a stdAttrs
 		var nid, typ, phys string

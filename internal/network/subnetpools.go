@@ -44,6 +44,10 @@ func (s *Service) subnetpoolRoutes() []route {
 }
 
 func (s *Service) loadSubnetpools(ctx context.Context, q store.Querier, c *call, pre sqlFilter) ([]record, error) {
+	tags, err := loadTags(ctx, q, "subnetpools", pre)
+	if err != nil {
+		return nil, err
+	}
 	where, args := pre.where(s.kinds["subnetpools"], "")
 	if !s.isAdmin(c) {
 		where += ` AND (project_id = ? OR shared = ?)`
@@ -55,10 +59,6 @@ func (s *Service) loadSubnetpools(ctx context.Context, q store.Querier, c *call,
 		return nil, err
 	}
 	defer rows.Close()
-	tags, err := loadTags(ctx, q, "subnetpools", pre)
-	if err != nil {
-		return nil, err
-	}
 	var out []record
 	for rows.Next() {
 		var a stdAttrs

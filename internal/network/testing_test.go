@@ -30,7 +30,7 @@ type testCloud struct {
 	handler http.Handler
 	// adminToken, demoToken and altToken are project-scoped tokens of admin, demo
 	// (member) and alt_demo (member).
-	adminToken, demoToken, altToken string
+	adminToken, demoToken, altToken       string
 	adminProject, demoProject, altProject string
 }
 
