@@ -4,7 +4,6 @@ import (
 	"math/big"
 	"net/http"
 
-	"github.com/gostack/gostack/internal/api"
 )
 
 // availabilityRoutes are /v2.0/network-ip-availabilities (admin; network-ip-availability).
@@ -105,7 +104,7 @@ func (s *Service) listAvailability(w http.ResponseWriter, r *http.Request, c *ca
 	if out == nil {
 		out = []map[string]any{}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"network_ip_availabilities": out})
+	writeBody(w, http.StatusOK, map[string]any{"network_ip_availabilities": out})
 	return nil
 }
 
@@ -121,6 +120,6 @@ func (s *Service) showAvailability(w http.ResponseWriter, r *http.Request, c *ca
 	if len(out) == 0 {
 		return networkNotFound(id)
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"network_ip_availability": out[0]})
+	writeBody(w, http.StatusOK, map[string]any{"network_ip_availability": out[0]})
 	return nil
 }

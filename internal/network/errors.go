@@ -24,7 +24,7 @@ func fault(w http.ResponseWriter, r *http.Request, e *api.Error) {
 		msg = "Request Failed: internal server error while processing your request."
 		typ = "HTTPInternalServerError"
 	}
-	api.WriteJSON(w, e.Status, map[string]any{"NeutronError": map[string]any{
+	writeBody(w, e.Status, map[string]any{"NeutronError": map[string]any{
 		"type": typ, "message": msg, "detail": "",
 	}})
 }

@@ -242,24 +242,8 @@ func renderPort(p *portRow, ips []fixedIP, sgs []string, nf *netFacts, tags map[
 	if sgs == nil {
 		sgs = []string{}
 	}
-	var details, profile map[string]any
-	_ = json.Unmarshal([]byte(p.VIFDetails), &details)
-	_ = json.Unmarshal([]byte(p.Profile), &profile)
-	if details == nil {
-		details = map[string]any{}
-	}
-	if profile == nil {
-		profile = map[string]any{}
-	}
-	var pairs, opts []any
-	_ = json.Unmarshal([]byte(p.Pairs), &pairs)
-	_ = json.Unmarshal([]byte(p.DHCPOpts), &opts)
-	if pairs == nil {
-		pairs = []any{}
-	}
-	if opts == nil {
-		opts = []any{}
-	}
+	details, profile := jsonObject(p.VIFDetails), jsonObject(p.Profile)
+	pairs, opts := jsonList(p.Pairs), jsonList(p.DHCPOpts)
 	rec := record{"network_id": p.NetworkID, "mac_address": p.MAC, "admin_state_up": p.Admin, "status": p.Status,
 		"device_id": p.DeviceID, "device_owner": p.DeviceOwner, "fixed_ips": fixed, "security_groups": sgs,
 		"binding:host_id": p.Host, "binding:vnic_type": p.VNIC, "binding:vif_type": p.VIFType,
@@ -1204,4 +1188,30 @@ func (s *Service) SetPortStatus(ctx context.Context, portID, status string) erro
 		_ = res
 		return nil
 	})
+}
+
+// jsonObject decodes a stored JSON object, skipping the decoder for the common "{}".
+func jsonObject(s string) map[string]any {
+	if s == "{}" || s == "" {
+		return map[string]any{}
+	}
+	var m map[string]any
+	_ = json.Unmarshal([]byte(s), &m)
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m
+}
+
+// jsonList decodes a stored JSON list, skipping the decoder for the common "[]".
+func jsonList(s string) []any {
+	if s == "[]" || s == "" {
+		return []any{}
+	}
+	var l []any
+	_ = json.Unmarshal([]byte(s), &l)
+	if l == nil {
+		l = []any{}
+	}
+	return l
 }

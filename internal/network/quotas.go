@@ -214,7 +214,7 @@ func (s *Service) listQuotas(w http.ResponseWriter, r *http.Request, c *call) er
 		b["project_id"], b["tenant_id"] = p, p
 		out = append(out, b)
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"quotas": out})
+	writeBody(w, http.StatusOK, map[string]any{"quotas": out})
 	return nil
 }
 
@@ -227,7 +227,7 @@ func (s *Service) showQuota(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"quota": quotaBody(lims)})
+	writeBody(w, http.StatusOK, map[string]any{"quota": quotaBody(lims)})
 	return nil
 }
 
@@ -239,7 +239,7 @@ func (s *Service) showQuotaDefault(w http.ResponseWriter, r *http.Request, c *ca
 	s.quotaResources.mu.RLock()
 	lims := quotaBody(s.quotaResources.defaults)
 	s.quotaResources.mu.RUnlock()
-	api.WriteJSON(w, http.StatusOK, map[string]any{"quota": lims})
+	writeBody(w, http.StatusOK, map[string]any{"quota": lims})
 	return nil
 }
 
@@ -263,7 +263,7 @@ func (s *Service) showQuotaDetails(w http.ResponseWriter, r *http.Request, c *ca
 		}
 		out[name] = map[string]any{"limit": lim, "used": used, "reserved": 0}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"quota": out})
+	writeBody(w, http.StatusOK, map[string]any{"quota": out})
 	return nil
 }
 
@@ -336,7 +336,7 @@ func (s *Service) updateQuota(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"quota": quotaBody(lims)})
+	writeBody(w, http.StatusOK, map[string]any{"quota": quotaBody(lims)})
 	return nil
 }
 

@@ -73,7 +73,7 @@ func (k *kind) sortable(attr string) bool {
 // registerKind adds a resource to the generic machinery.
 func (s *Service) registerKind(k *kind) {
 	if k.target == nil {
-		k.target = func(rec record) policy.Target { return policy.Target(rec) }
+		k.target = ownerTarget
 	}
 	prefix := "get_" + k.singular + ":"
 	for name := range s.rules {
@@ -137,31 +137,30 @@ func factsOf(k *kind, rec record) []string {
 }
 
 // present strips what the caller may not read (get_<singular>:<attr> rules, "_" keys)
-// and, when fields is not empty, everything but those fields.
+// and, when fields is not empty, everything but those fields. It edits rec in place:
+// records are built per request.
 func (s *Service) present(c *call, k *kind, rec record, fields []string) map[string]any {
-	out := make(map[string]any, len(rec))
-	var denied map[string]bool
-	for _, attr := range k.readRules {
-		if _, ok := rec[attr]; !ok {
-			continue
-		}
-		if !s.enforce(c, "get_"+k.singular+":"+attr, k.target(rec), factsOf(k, rec)) {
-			if denied == nil {
-				denied = map[string]bool{}
+	if len(k.readRules) > 0 {
+		target, facts := k.target(rec), factsOf(k, rec)
+		base := ""
+		for _, attr := range k.readRules {
+			if _, ok := rec[attr]; !ok {
+				continue
 			}
-			denied[attr] = true
+			if base == "" {
+				base = memoKey(target, facts)
+			}
+			if !s.enforceKeyed(c, "get_"+k.singular+":"+attr, target, facts, base) {
+				delete(rec, attr)
+			}
 		}
 	}
-	for key, v := range rec {
-		if strings.HasPrefix(key, "_") || denied[key] {
-			continue
+	for key := range rec {
+		if strings.HasPrefix(key, "_") || (len(fields) > 0 && !slices.Contains(fields, key)) {
+			delete(rec, key)
 		}
-		if len(fields) > 0 && !slices.Contains(fields, key) {
-			continue
-		}
-		out[key] = v
 	}
-	return out
+	return rec
 }
 
 // loadVisible loads the records of k matching pre that the caller may see.
@@ -225,7 +224,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request, c *call, k *
 	if links != nil {
 		body[k.collection+"_links"] = links
 	}
-	api.WriteJSON(w, http.StatusOK, body)
+	writeBody(w, http.StatusOK, body)
 	return nil
 }
 
@@ -425,7 +424,7 @@ func (s *Service) serveShow(w http.ResponseWriter, r *http.Request, c *call, k *
 			fields = append(fields, f)
 		}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{k.singular: s.present(c, k, rec, fields)})
+	writeBody(w, http.StatusOK, map[string]any{k.singular: s.present(c, k, rec, fields)})
 	return nil
 }
 
@@ -438,7 +437,7 @@ func (s *Service) writeOne(w http.ResponseWriter, c *call, k *kind, status int, 
 	if len(recs) == 0 {
 		return k.notFound(id)
 	}
-	api.WriteJSON(w, status, map[string]any{k.singular: s.present(c, k, recs[0], nil)})
+	writeBody(w, status, map[string]any{k.singular: s.present(c, k, recs[0], nil)})
 	return nil
 }
 
@@ -600,4 +599,10 @@ func loadTags(ctx context.Context, q store.Querier, resType string, pre sqlFilte
 func deleteTags(ctx context.Context, tx *store.Tx, resType, id string) error {
 	_, err := tx.ExecContext(ctx, `DELETE FROM net_tags WHERE resource_type = ? AND resource_id = ?`, resType, id)
 	return err
+}
+
+// ownerTarget is the default policy target: the record's id and owner, which is all
+// Neutron's default rules for top-level resources read.
+func ownerTarget(rec record) policy.Target {
+	return policy.Target{"project_id": rec["project_id"], "tenant_id": rec["project_id"]}
 }

@@ -17,6 +17,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +154,10 @@ type call struct {
 	caller *api.Caller
 	// rule is the policy rule the route table names for this verb.
 	rule string
+	// memo caches policy decisions within the request: a list evaluates the same rules
+	// against thousands of records whose targets mostly repeat. The key is the whole
+	// input (rule, target, facts), so a cached answer is exactly what the engine says.
+	memo map[string]bool
 }
 
 // project is the caller's project id.
@@ -168,12 +175,14 @@ type handler func(w http.ResponseWriter, r *http.Request, c *call) error
 // checks (field:networks:shared=True, ...) that hold for the target, which oslo's generic
 // check finds in the credentials' "field" list.
 func (s *Service) enforce(c *call, rule string, target policy.Target, facts []string) bool {
+	return s.enforceKeyed(c, rule, target, facts, "")
+}
+
+// enforceKeyed is enforce with the memo key of (target, facts) computed by the caller
+// once for several rules ("" computes it here).
+func (s *Service) enforceKeyed(c *call, rule string, target policy.Target, facts []string, base string) bool {
 	if c.caller == nil {
 		return false
-	}
-	creds := c.caller.PolicyCredentials()
-	if len(facts) > 0 {
-		creds.Extra = map[string]any{"field": facts}
 	}
 	if target == nil {
 		target = policy.Target{}
@@ -184,7 +193,53 @@ func (s *Service) enforce(c *call, rule string, target policy.Target, facts []st
 	if _, ok := target["tenant_id"]; !ok {
 		target["tenant_id"] = target["project_id"]
 	}
-	return s.enforcer.Enforce(rule, creds, target)
+	if base == "" {
+		base = memoKey(target, facts)
+	}
+	key := rule + "\x00" + base
+	if v, ok := c.memo[key]; ok {
+		return v
+	}
+	creds := c.caller.PolicyCredentials()
+	if len(facts) > 0 {
+		creds.Extra = map[string]any{"field": facts}
+	}
+	v := s.enforcer.Enforce(rule, creds, target)
+	if c.memo == nil {
+		c.memo = map[string]bool{}
+	}
+	c.memo[key] = v
+	return v
+}
+
+// memoKey renders a policy target and facts as a cache key.
+func memoKey(target policy.Target, facts []string) string {
+	keys := make([]string, 0, len(target))
+	for k := range target {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte('=')
+		switch v := target[k].(type) {
+		case string:
+			b.WriteString(v)
+		case nil:
+			b.WriteString("\x02")
+		case bool:
+			b.WriteString(strconv.FormatBool(v))
+		default:
+			fmt.Fprintf(&b, "%T:%v", v, v)
+		}
+	}
+	for _, f := range facts {
+		b.WriteByte(1)
+		b.WriteString(f)
+	}
+	return b.String()
 }
 
 // isAdmin reports whether the caller passes context_is_admin.

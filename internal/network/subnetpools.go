@@ -431,7 +431,7 @@ func (s *Service) subnetpoolPrefixes(add bool) handler {
 		if err != nil {
 			return err
 		}
-		api.WriteJSON(w, http.StatusOK, map[string]any{"prefixes": compactPrefixes(next)})
+		writeBody(w, http.StatusOK, map[string]any{"prefixes": compactPrefixes(next)})
 		return nil
 	}
 }

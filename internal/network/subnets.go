@@ -40,21 +40,18 @@ func (s *Service) subnetKind() *kind {
 	}
 }
 
-// childTarget is the policy target of a subnet or port: the record plus its network's
-// owner ("network:project_id", for rule:network_owner).
+// childTarget is the policy target of a subnet or port: the attributes Neutron's rules
+// read (owner, network, device owner; not the id, so that decisions repeat and the
+// per-request memo serves them) plus its network's owner ("network:project_id",
+// for rule:network_owner). It is built small because lists evaluate it per record.
 func childTarget(rec record) policy.Target {
-	t := policy.Target(maps(rec))
-	t["network:project_id"] = rec["_net_project"]
-	t["network:tenant_id"] = rec["_net_project"]
-	return t
-}
-
-func maps(rec record) map[string]any {
-	m := make(map[string]any, len(rec)+2)
-	for k, v := range rec {
-		m[k] = v
+	t := policy.Target{"project_id": rec["project_id"], "tenant_id": rec["project_id"],
+		"network_id": rec["network_id"], "network:project_id": rec["_net_project"],
+		"network:tenant_id": rec["_net_project"]}
+	if v, ok := rec["device_owner"]; ok {
+		t["device_owner"] = v
 	}
-	return m
+	return t
 }
 
 // childFacts returns the field checks of a subnet or port: its network's sharing and

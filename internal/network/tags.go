@@ -114,7 +114,7 @@ func (s *Service) listTags(w http.ResponseWriter, r *http.Request, k *kind, id s
 	if t == nil {
 		t = []string{}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"tags": t})
+	writeBody(w, http.StatusOK, map[string]any{"tags": t})
 	return nil
 }
 
@@ -154,7 +154,7 @@ func (s *Service) replaceTags(w http.ResponseWriter, r *http.Request, k *kind, i
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"tags": tags})
+	writeBody(w, http.StatusOK, map[string]any{"tags": tags})
 	return nil
 }
 

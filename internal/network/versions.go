@@ -20,7 +20,7 @@ func (s *Service) versionRoutes() []route {
 
 // listVersions answers GET /networking/ with Neutron's version list.
 func (s *Service) listVersions(w http.ResponseWriter, r *http.Request, c *call) error {
-	api.WriteJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+	writeBody(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
 		"id": "v2.0", "status": "CURRENT",
 		"links": []any{map[string]any{"href": api.BaseURL(r) + s.cfg.Prefix + "/v2.0/", "rel": "self"}},
 	}}})
@@ -39,7 +39,7 @@ func (s *Service) showVersion(w http.ResponseWriter, r *http.Request, c *call) e
 		res = append(res, map[string]any{"name": name, "collection": coll,
 			"links": []any{map[string]any{"href": base + coll, "rel": "self"}}})
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"resources": res})
+	writeBody(w, http.StatusOK, map[string]any{"resources": res})
 	return nil
 }
 
@@ -97,7 +97,7 @@ func (s *Service) listExtensions(w http.ResponseWriter, r *http.Request, c *call
 		out = append(out, s.extensions.exts[a].body())
 	}
 	s.extensions.mu.RUnlock()
-	api.WriteJSON(w, http.StatusOK, map[string]any{"extensions": out})
+	writeBody(w, http.StatusOK, map[string]any{"extensions": out})
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (s *Service) showExtension(w http.ResponseWriter, r *http.Request, c *call)
 	if !ok {
 		return nerr(http.StatusNotFound, "HTTPNotFound", "Extension with alias %s does not exist", truncate(r.PathValue("alias"), 64))
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"extension": e.body()})
+	writeBody(w, http.StatusOK, map[string]any{"extension": e.body()})
 	return nil
 }
 
