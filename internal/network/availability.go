@@ -3,7 +3,6 @@ package network
 import (
 	"math/big"
 	"net/http"
-
 )
 
 // availabilityRoutes are /v2.0/network-ip-availabilities (admin; network-ip-availability).

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"time"
 	"testing"
+	"time"
 )
 
 // benchCloud is a cloud with an unlimited port quota and a /18 subnet for the demo project.
