@@ -114,6 +114,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	srv.Mount(imageSvc.APIService())
 	srv.Mount(placementSvc.APIService())
 	srv.Mount(computeSvc.APIService())
+	computeSvc.SetImageAPI(srv, "/image")
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -36,6 +36,7 @@ func (s *Service) Routes() []api.Route {
 		s.serverGroupRoutes(),
 		s.adminRoutes(),
 		s.quotaRoutes(),
+		s.imageRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
@@ -55,6 +56,11 @@ func (s *Service) apiRoute(rt route) api.Route {
 		Path:   rt.path,
 		Public: rt.public,
 		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			// Nova answers its request id under its legacy name too; clients (tempest's
+			// instance-action tests, novaclient) read it from there.
+			if id := api.RequestID(r.Context()); id != "" {
+				w.Header().Set("X-Compute-Request-Id", id)
+			}
 			if rt.unversioned {
 				return rt.handle(w, r, &call{ver: minVersion, caller: api.CallerFrom(r.Context()), rule: rt.rule})
 			}

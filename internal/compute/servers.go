@@ -267,7 +267,21 @@ func (s *Service) updateServer(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	return s.writeServer(w, r, c, inst, http.StatusOK)
+	if c.at(75) {
+		return s.writeServer(w, r, c, inst, http.StatusOK)
+	}
+	// Before 2.75 Nova answers an update with the basic view: no extension attributes,
+	// addresses without their OS-EXT-IPS keys.
+	o := s.viewOptions(c, inst.ProjectID, false)
+	o.extendedAttr, o.hostStatus = false, 0
+	ex, err := s.loadExtras(r.Context(), s.db, []*Instance{inst}, false, false)
+	if err != nil {
+		return err
+	}
+	view := s.detailView(r, c, inst, ex, o)
+	stripExtensions(inst, view, false)
+	writeViewJSON(w, http.StatusOK, map[string]any{"server": view})
+	return nil
 }
 
 // deleteServer is DELETE /servers/{server_id}.

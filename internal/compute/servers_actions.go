@@ -1227,15 +1227,7 @@ func (s *Service) actionRebuild(w http.ResponseWriter, r *http.Request, c *call,
 	}
 	view := s.detailView(r, c, inst, ex, o2)
 	if !c.at(75) {
-		for _, k := range []string{"OS-EXT-AZ:availability_zone", "config_drive", "OS-SRV-USG:launched_at",
-			"OS-SRV-USG:terminated_at", "security_groups", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
-			"OS-EXT-STS:power_state", "os-extended-volumes:volumes_attached"} {
-			delete(view, k)
-		}
-		view["addresses"] = addresses(inst, false)
-		if !c.at(54) {
-			delete(view, "key_name")
-		}
+		stripExtensions(inst, view, c.at(54))
 	}
 	delete(view, "OS-EXT-SRV-ATTR:user_data")
 	view["adminPass"] = password
@@ -1538,4 +1530,19 @@ func (s *Service) actionRemoveFixedIP(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	return badRequest("Unable to find address %v", o["address"])
+}
+
+// stripExtensions removes from a detailed view what Nova leaves out of its update and
+// rebuild answers before 2.75 (the show() call with every show_* flag off).
+// keepKeyName is rebuild's show_keypair (2.54+); update never shows it.
+func stripExtensions(inst *Instance, view map[string]any, keepKeyName bool) {
+	for _, k := range []string{"OS-EXT-AZ:availability_zone", "config_drive", "OS-SRV-USG:launched_at",
+		"OS-SRV-USG:terminated_at", "security_groups", "OS-EXT-STS:task_state", "OS-EXT-STS:vm_state",
+		"OS-EXT-STS:power_state", "os-extended-volumes:volumes_attached", "server_groups", "host_status"} {
+		delete(view, k)
+	}
+	view["addresses"] = addresses(inst, false)
+	if !keepKeyName {
+		delete(view, "key_name")
+	}
 }

@@ -280,7 +280,10 @@ func parseServerQuery(raw string, p listParams) (*serverQuery, error) {
 		}
 	}
 	// Tenancy.
-	if v, ok := opts["all_tenants"]; ok {
+	if v, ok := opts["all_tenants"]; ok && v == "" {
+		// Nova's is_all_tenants: the bare parameter (?all_tenants) enables it.
+		q.allTenants = true
+	} else if ok {
 		b, valid := strictBool(v)
 		if !valid {
 			return nil, badRequest("Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", v)

@@ -156,7 +156,9 @@ func validIP(field string, v any, version int) (string, error) {
 	if perr != nil || (version == 4 && !a.Is4()) || (version == 6 && !a.Is6()) {
 		return "", invalidInput(field, v, fmt.Sprintf("%s is not a 'ipv%d'", pyReprAny(v), version))
 	}
-	return s, nil
+	// Nova stores access addresses in IP columns, which answer them in canonical form
+	// ("0:0:0:0:0:babe:220.12.22.2" reads back as "::babe:dc0c:1602").
+	return a.String(), nil
 }
 
 // validDiskConfig is parameter_types.disk_config.

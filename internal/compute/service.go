@@ -84,6 +84,10 @@ type Service struct {
 	// wake is signalled after a transaction that added tasks, so that the conductor and
 	// the host agents pick them up without waiting for their next poll.
 	wake *waker
+	// imageAPI and imagePrefix are the image service's HTTP API the images proxy calls
+	// (SetImageAPI).
+	imageAPI    http.Handler
+	imagePrefix string
 	// rt is the conductor's and host agents' runtime state (conductor.go, host.go).
 	rt runtime
 }

@@ -86,6 +86,7 @@ func newTestCloud(t testing.TB) *testCloud {
 	srv.Mount(imgSvc.APIService())
 	srv.Mount(plSvc.APIService())
 	srv.Mount(svc.APIService())
+	svc.SetImageAPI(srv, "/image")
 	// The image service's reconciler must run for uploads to complete.
 	imgCtx, stopImages := context.WithCancel(context.Background())
 	t.Cleanup(stopImages)

@@ -1,0 +1,46 @@
+package compute
+
+import "testing"
+
+func TestImagesProxy(t *testing.T) {
+	tc := newTestCloud(t)
+	id := tc.uploadImage(t, "proxy-image")
+
+	img := tc.do(t, "2.1", "GET", "/v2.1/images/"+id, nil).want(t, 200).obj("image")
+	if img["status"] != "ACTIVE" || img["progress"] != float64(100) || img["name"] != "proxy-image" {
+		t.Fatalf("image view: %v", img)
+	}
+	if meta := img["metadata"].(map[string]any); meta["hw_disk_bus"] != "virtio" {
+		t.Fatalf("metadata: %v", meta)
+	}
+	list := tc.do(t, "2.1", "GET", "/v2.1/images", nil).want(t, 200).list("images")
+	if len(list) != 1 || list[0]["id"] != id || len(list[0]) != 3 {
+		t.Fatalf("index: %v", list)
+	}
+	if got := tc.do(t, "2.1", "GET", "/v2.1/images/detail?name=nope", nil).want(t, 200).list("images"); len(got) != 0 {
+		t.Fatalf("name filter: %v", got)
+	}
+
+	md := tc.do(t, "2.1", "POST", "/v2.1/images/"+id+"/metadata", map[string]any{"metadata": map[string]any{"a": "1", "b": "2"}}).want(t, 200).obj("metadata")
+	if md["a"] != "1" || md["b"] != "2" || md["hw_disk_bus"] != "virtio" {
+		t.Fatalf("merge: %v", md)
+	}
+	md = tc.do(t, "2.1", "PUT", "/v2.1/images/"+id+"/metadata", map[string]any{"metadata": map[string]any{"c": "3"}}).want(t, 200).obj("metadata")
+	if len(md) != 1 || md["c"] != "3" {
+		t.Fatalf("replace: %v", md)
+	}
+	tc.do(t, "2.1", "PUT", "/v2.1/images/"+id+"/metadata/d", map[string]any{"meta": map[string]any{"d": "4"}}).want(t, 200)
+	if m := tc.do(t, "2.1", "GET", "/v2.1/images/"+id+"/metadata/d", nil).want(t, 200).obj("meta"); m["d"] != "4" {
+		t.Fatalf("show key: %v", m)
+	}
+	tc.do(t, "2.1", "DELETE", "/v2.1/images/"+id+"/metadata/d", nil).want(t, 204)
+	tc.do(t, "2.1", "GET", "/v2.1/images/"+id+"/metadata/d", nil).want(t, 404)
+	tc.do(t, "2.1", "PUT", "/v2.1/images/"+id+"/metadata/d", map[string]any{"meta": map[string]any{"e": "4"}}).want(t, 400)
+
+	// Members see public images but cannot delete the admin's.
+	tc.doAs(t, tc.demoToken, "2.1", "GET", "/v2.1/images/"+id, nil).want(t, 200)
+	tc.doAs(t, tc.demoToken, "2.1", "DELETE", "/v2.1/images/"+id, nil).want(t, 403)
+	tc.do(t, "2.36", "GET", "/v2.1/images/"+id, nil).want(t, 404)
+	tc.do(t, "2.1", "DELETE", "/v2.1/images/"+id, nil).want(t, 204)
+	tc.do(t, "2.1", "GET", "/v2.1/images/"+id, nil).want(t, 404)
+}
