@@ -151,7 +151,7 @@ func (s *Service) glanceImageView(r *http.Request, img map[string]any) map[strin
 		"id": id, "name": img["name"], "status": status, "progress": progress,
 		"minRam": intOf(img["min_ram"]), "minDisk": intOf(img["min_disk"]), "metadata": meta,
 		"created": glanceTime(img["created_at"]), "updated": glanceTime(img["updated_at"]),
-		"links": s.imageLinks(r, id),
+		"links":                s.imageLinks(r, id),
 		"OS-EXT-IMG-SIZE:size": img["size"],
 	}
 	if uuid, ok := meta["instance_uuid"].(string); ok && uuid != "" {
