@@ -68,6 +68,10 @@ func (s *Service) adminRoutes() []route {
 
 		{method: "GET", path: "/v2.1/os-hosts", rule: hstRule + "list", maxVer: v(42), handle: s.listHosts},
 		{method: "GET", path: "/v2.1/os-hosts/{host_name}", rule: hstRule + "show", maxVer: v(42), handle: s.showHost},
+		{method: "PUT", path: "/v2.1/os-hosts/{host_name}", rule: hstRule + "update", maxVer: v(42), handle: s.updateHost},
+		{method: "GET", path: "/v2.1/os-hosts/{host_name}/reboot", rule: hstRule + "reboot", maxVer: v(42), handle: s.hostPowerAction},
+		{method: "GET", path: "/v2.1/os-hosts/{host_name}/shutdown", rule: hstRule + "shutdown", maxVer: v(42), handle: s.hostPowerAction},
+		{method: "GET", path: "/v2.1/os-hosts/{host_name}/startup", rule: hstRule + "start", maxVer: v(42), handle: s.hostPowerAction},
 
 		{method: "GET", path: "/v2.1/os-instance_usage_audit_log", rule: iuaRule + "list", handle: s.listUsageAudit},
 		{method: "GET", path: "/v2.1/os-instance_usage_audit_log/{before_timestamp}", rule: iuaRule + "show", handle: s.showUsageAudit},

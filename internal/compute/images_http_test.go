@@ -44,3 +44,29 @@ func TestImagesProxy(t *testing.T) {
 	tc.do(t, "2.1", "DELETE", "/v2.1/images/"+id, nil).want(t, 204)
 	tc.do(t, "2.1", "GET", "/v2.1/images/"+id, nil).want(t, 404)
 }
+
+func TestExternalEvents(t *testing.T) {
+	f := newServerCloud(t)
+	r := f.doAs(t, f.demoToken, "2.1", "POST", "/v2.1/servers", map[string]any{"server": map[string]any{
+		"name": "ev", "imageRef": f.imageID, "flavorRef": "1"}}).want(t, 202)
+	id := r.obj("server")["id"].(string)
+	body := map[string]any{"events": []any{
+		map[string]any{"name": "network-changed", "server_uuid": id},
+		map[string]any{"name": "network-changed", "server_uuid": "00000000-0000-4000-8000-000000000000"},
+	}}
+	// The server has no host yet (no conductor runs here): 422 for it, 404 for the unknown.
+	got := f.do(t, "2.1", "POST", "/v2.1/os-server-external-events", body).want(t, 207).list("events")
+	if got[0]["code"] != float64(422) || got[1]["code"] != float64(404) || got[1]["status"] != "failed" {
+		t.Fatalf("events: %v", got)
+	}
+	f.setState(t, id, VMActive, "", PowerRunning, "host1")
+	body["events"] = body["events"].([]any)[:1]
+	got = f.do(t, "2.1", "POST", "/v2.1/os-server-external-events", body).want(t, 200).list("events")
+	if got[0]["code"] != float64(200) || got[0]["status"] != "completed" {
+		t.Fatalf("events: %v", got)
+	}
+	f.doAs(t, f.demoToken, "2.1", "POST", "/v2.1/os-server-external-events", body).want(t, 403)
+	f.do(t, "2.1", "POST", "/v2.1/os-server-external-events", map[string]any{"events": []any{}}).want(t, 400)
+	f.do(t, "2.1", "POST", "/v2.1/os-server-external-events", map[string]any{"events": []any{
+		map[string]any{"name": "volume-extended", "server_uuid": id}}}).want(t, 400)
+}

@@ -2,6 +2,8 @@ package compute
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"net/http"
 
 	"github.com/gostack/gostack/internal/api"
@@ -106,5 +108,59 @@ func (s *Service) showHost(w http.ResponseWriter, r *http.Request, c *call) erro
 		out = append(out, resource(p, v[0], v[1], v[2]))
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"host": out})
+	return nil
+}
+
+// updateHost is PUT /os-hosts/{host_name} (until 2.42): after Nova's validation
+// (status and/or maintenance_mode, each enable or disable), the host must exist; no
+// gostack driver can switch a host off or into maintenance through this API (use
+// os-services), so, like Nova's libvirt driver, it answers 501.
+func (s *Service) updateHost(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, policy.Target{}); err != nil {
+		return err
+	}
+	o, err := api.DecodeObject(r, "")
+	if err != nil {
+		return badRequest("Malformed request body")
+	}
+	if len(o) == 0 {
+		return invalidInput("", o, "{} is not valid under any of the given schemas")
+	}
+	for k, v := range o {
+		if k != "status" && k != "maintenance_mode" {
+			return badRequest("Invalid input for field/attribute request body. Additional properties are not allowed ('%s' was unexpected)", k)
+		}
+		sv, ok := v.(string)
+		if !ok || !slices.Contains([]string{"enable", "disable", "Enable", "Disable", "ENABLE", "DISABLE"}, sv) {
+			return invalidInput(k, v, fmt.Sprintf("%s is not one of ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE']", reprValue(v)))
+		}
+	}
+	if err := s.requireHost(r, r.PathValue("host_name")); err != nil {
+		return err
+	}
+	return api.Errorf(http.StatusNotImplemented, "Virt driver does not implement host disabled status.")
+}
+
+// hostPowerAction is GET /os-hosts/{host_name}/reboot, shutdown and startup (until 2.42),
+// which no gostack driver implements (Nova's libvirt driver does not either).
+func (s *Service) hostPowerAction(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, policy.Target{}); err != nil {
+		return err
+	}
+	if err := s.requireHost(r, r.PathValue("host_name")); err != nil {
+		return err
+	}
+	return api.Errorf(http.StatusNotImplemented, "Virt driver does not implement host power management.")
+}
+
+// requireHost answers 404 unless host runs a compute node.
+func (s *Service) requireHost(r *http.Request, host string) error {
+	_, found, err := loadNodeWhere(r.Context(), s.db, `host = ? ORDER BY id LIMIT 1`, host)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound("Compute host %s could not be found.", host)
+	}
 	return nil
 }

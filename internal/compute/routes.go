@@ -2,6 +2,7 @@ package compute
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gostack/gostack/internal/api"
 )
@@ -37,6 +38,7 @@ func (s *Service) Routes() []api.Route {
 		s.adminRoutes(),
 		s.quotaRoutes(),
 		s.imageRoutes(),
+		s.externalEventRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
@@ -60,6 +62,11 @@ func (s *Service) apiRoute(rt route) api.Route {
 			// instance-action tests, novaclient) read it from there.
 			if id := api.RequestID(r.Context()); id != "" {
 				w.Header().Set("X-Compute-Request-Id", id)
+			}
+			// Nova's router has no routes with a trailing slash beyond the version
+			// documents: "/os-simple-tenant-usage/" (an empty id) is a 404.
+			if p := r.URL.EscapedPath(); strings.HasSuffix(p, "/") && p != s.cfg.Prefix+"/" && p != s.cfg.Prefix+"/v2.1/" {
+				return notFound("The resource could not be found.")
 			}
 			if rt.unversioned {
 				return rt.handle(w, r, &call{ver: minVersion, caller: api.CallerFrom(r.Context()), rule: rt.rule})

@@ -781,10 +781,12 @@ func (s *Service) actionRevertResize(w http.ResponseWriter, r *http.Request, c *
 // actionMigrate is migrate (cold migration; 2.56 host).
 func (s *Service) actionMigrate(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	host := ""
-	if body != nil {
+	// Nova validates the body only from 2.56 (schema.migrate: an object with an optional
+	// host, or null); before that anything is accepted and ignored.
+	if body != nil && c.at(56) {
 		o, err := bodyObject("migrate", body, false)
-		if err != nil || !c.at(56) {
-			return invalidInput("migrate", body, fmt.Sprintf("%s is not of type 'null'", pyReprAny(body)))
+		if err != nil {
+			return invalidInput("migrate", body, fmt.Sprintf("%s is not of type 'object', 'null'", pyReprAny(body)))
 		}
 		if err := onlyKeys(o, "migrate", "host"); err != nil {
 			return err

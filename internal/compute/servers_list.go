@@ -132,7 +132,7 @@ type serverQuery struct {
 	marker     string
 	allTenants bool
 	// empty is set when the answer is known to be an empty list (an unknown status
-	// before 2.38, a flavor that does not exist).
+	// before 2.38, a flavor that does not exist, limit=0).
 	empty bool
 	// flavor is the flavor filter, checked for existence by the handler.
 	flavor string
@@ -177,6 +177,10 @@ func parseServerQuery(raw string, p listParams) (*serverQuery, error) {
 		}
 		if n > 0 && n < p.maxLimit {
 			q.limit = n
+		}
+		// min(max_limit, 0) is a zero LIMIT in Nova's query: an empty page.
+		if n == 0 {
+			q.empty = true
 		}
 	}
 	if vs, ok := vals["marker"]; ok {
@@ -593,6 +597,9 @@ func pyTime(t *time.Time) string {
 
 // queryServers runs a parsed list query: the page after the marker, in order.
 func (s *Service) queryServers(ctx context.Context, q *serverQuery, admin bool, callerProject string) ([]*Instance, error) {
+	if q.empty { // limit=0 and the cases above: an empty list
+		return nil, nil
+	}
 	conds := slices.Clone(q.conds)
 	args := slices.Clone(q.args)
 	if q.marker != "" {

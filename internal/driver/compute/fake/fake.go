@@ -709,7 +709,9 @@ func (d *Driver) Diagnostics(ctx context.Context, inst *compute.Instance) (compu
 	if state == "" {
 		state = "pending"
 	}
-	diag := compute.Diagnostics{State: state, Driver: "fake", Hypervisor: "fake", HypervisorOS: "fake-os",
+	// Nova's fake driver reports itself as libvirt/kvm too; clients (tempest's schema)
+	// only accept the driver names Nova ships.
+	diag := compute.Diagnostics{State: state, Driver: "libvirt", Hypervisor: "kvm", HypervisorOS: "linux",
 		Uptime: int64(time.Since(g.StartedAt).Seconds()), NumCPUs: g.Flavor.VCPUs, NumNICs: len(g.Ports),
 		NumDisks: 1 + len(g.Volumes), MemoryMB: g.Flavor.MemoryMB}
 	for i := range g.Flavor.VCPUs {

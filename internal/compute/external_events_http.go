@@ -1,0 +1,137 @@
+package compute
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/policy"
+)
+
+// os-server-external-events is how Neutron and Cinder tell Nova that something happened
+// to a server's port or volume. gostack's network and volume services reach compute in
+// process, so the API only validates, reports per event as Nova does (200 completed, 404
+// unknown server, 422 server without a host, 400 missing tag; 207 overall when any failed)
+// and records nothing else.
+
+// externalEventRoutes is the os-server-external-events route.
+func (s *Service) externalEventRoutes() []route {
+	return []route{{method: "POST", path: "/v2.1/os-server-external-events",
+		rule: "os_compute_api:os-server-external-events:create", handle: s.createExternalEvents}}
+}
+
+// externalEventNames are the event names each microversion accepts.
+func externalEventNames(c *call) []string {
+	names := []string{"network-changed", "network-vif-plugged", "network-vif-unplugged", "network-vif-deleted"}
+	if c.at(51) {
+		names = append(names, "volume-extended")
+	}
+	if c.at(76) {
+		names = append(names, "power-update")
+	}
+	if c.at(82) {
+		names = append(names, "accelerator-request-bound")
+	}
+	if c.at(93) {
+		names = append(names, "volume-reimaged")
+	}
+	return names
+}
+
+// createExternalEvents is POST /os-server-external-events.
+func (s *Service) createExternalEvents(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, policy.Target{}); err != nil {
+		return err
+	}
+	o, err := api.DecodeObject(r, "")
+	if err != nil {
+		return badRequest("Malformed request body")
+	}
+	for k := range o {
+		if k != "events" {
+			return badRequest("Invalid input for field/attribute request body. Additional properties are not allowed ('%s' was unexpected)", k)
+		}
+	}
+	list, ok := o["events"].([]any)
+	if !ok || len(list) == 0 {
+		return invalidInput("events", o["events"], fmt.Sprintf("%s is not of type 'array' or is too short", reprValue(o["events"])))
+	}
+	names := externalEventNames(c)
+	type event struct {
+		name, uuid, status, tag string
+		hasTag                  bool
+	}
+	events := make([]event, 0, len(list))
+	for _, item := range list {
+		e, ok := item.(map[string]any)
+		if !ok {
+			return invalidInput("events", item, fmt.Sprintf("%s is not of type 'object'", reprValue(item)))
+		}
+		var ev event
+		for k, v := range e {
+			sv, isStr := v.(string)
+			switch k {
+			case "name":
+				if !isStr || !slices.Contains(names, sv) {
+					return invalidInput("name", v, fmt.Sprintf("%s is not one of %s", reprValue(v), pyList(names)))
+				}
+				ev.name = sv
+			case "server_uuid":
+				if !isStr || !uuidLike(sv) {
+					return invalidInput("server_uuid", v, fmt.Sprintf("%s is not a 'uuid'", reprValue(v)))
+				}
+				ev.uuid = sv
+			case "status":
+				if !isStr || !slices.Contains([]string{"failed", "completed", "in-progress"}, sv) {
+					return invalidInput("status", v, fmt.Sprintf("%s is not one of ['failed', 'completed', 'in-progress']", reprValue(v)))
+				}
+				ev.status = sv
+			case "tag":
+				if !isStr || len(sv) > 255 {
+					return invalidInput("tag", v, fmt.Sprintf("%s is not a string of at most 255 characters", reprValue(v)))
+				}
+				ev.tag, ev.hasTag = sv, true
+			default:
+				return badRequest("Invalid input for field/attribute events. Additional properties are not allowed ('%s' was unexpected)", k)
+			}
+		}
+		if ev.name == "" || ev.uuid == "" {
+			return badRequest("Invalid input for field/attribute events. 'name' and 'server_uuid' are required properties")
+		}
+		if ev.status == "" {
+			ev.status = "completed"
+		}
+		events = append(events, ev)
+	}
+	status := http.StatusOK
+	out := make([]map[string]any, 0, len(events))
+	for _, ev := range events {
+		view := map[string]any{"name": ev.name, "server_uuid": ev.uuid, "status": ev.status}
+		if ev.hasTag {
+			view["tag"] = ev.tag
+		}
+		inst, found, err := loadInstance(r.Context(), s.db, ev.uuid)
+		if err != nil {
+			return err
+		}
+		tagRequired := ev.name == "volume-extended" || ev.name == "power-update" || ev.name == "volume-reimaged" ||
+			ev.name == "accelerator-request-bound"
+		switch {
+		case !found || inst.Deleted:
+			view["status"], view["code"] = "failed", 404
+			status = http.StatusMultiStatus
+		case tagRequired && !ev.hasTag:
+			view["status"], view["code"] = "failed", 400
+			status = http.StatusMultiStatus
+		case inst.Host != nil && *inst.Host != "":
+			view["status"], view["code"] = "completed", 200
+		default:
+			view["status"], view["code"] = "failed", 422
+			status = http.StatusMultiStatus
+		}
+		out = append(out, view)
+	}
+	api.WriteJSON(w, status, map[string]any{"events": out})
+	return nil
+}
