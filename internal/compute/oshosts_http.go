@@ -3,8 +3,8 @@ package compute
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"net/http"
+	"slices"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/policy"

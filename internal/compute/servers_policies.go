@@ -9,7 +9,7 @@ package compute
 // deferred_delete.py, extended_server_attributes.py, security_groups.py, multinic.py).
 func serverPolicies() map[string]string {
 	return map[string]string{
-		"os_compute_api:os-server-external-events:create": ruleServiceOrAdmin,
+		"os_compute_api:os-server-external-events:create":         ruleServiceOrAdmin,
 		"os_compute_api:servers:index":                            ruleReaderOrAdmin,
 		"os_compute_api:servers:detail":                           ruleReaderOrAdmin,
 		"os_compute_api:servers:index:get_all_tenants":            ruleAdmin,
