@@ -429,14 +429,20 @@ func (d *Driver) ConsoleOutput(ctx context.Context, inst *compute.Instance, leng
 	if g == nil {
 		return "", compute.ErrNotFound
 	}
-	lines := g.Console
-	if length > 0 && len(lines) > length {
-		lines = lines[len(lines)-length:]
-	}
-	if len(lines) == 0 {
+	if len(g.Console) == 0 {
 		return "", nil
 	}
-	return strings.Join(lines, "\n") + "\n", nil
+	text := strings.Join(g.Console, "\n") + "\n"
+	if length > 0 {
+		// Nova's _tail_log: the last length pieces of the log split on newlines (so a
+		// log ending in a newline yields length-1 lines and the empty remainder).
+		parts := strings.Split(text, "\n")
+		if len(parts) > length {
+			parts = parts[len(parts)-length:]
+		}
+		text = strings.Join(parts, "\n")
+	}
+	return text, nil
 }
 
 // Pause pauses the guest.

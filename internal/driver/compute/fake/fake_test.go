@@ -45,8 +45,12 @@ func TestLifecycleAndRestart(t *testing.T) {
 			t.Fatalf("console lacks %q:\n%s", want, out)
 		}
 	}
-	if tail, _ := d.ConsoleOutput(ctx, i, 1); tail != "vm1 login: \n" {
+	// Nova's tail: the last pieces of the log split on newlines.
+	if tail, _ := d.ConsoleOutput(ctx, i, 2); tail != "vm1 login: \n" {
 		t.Fatalf("tail %q", tail)
+	}
+	if tail, _ := d.ConsoleOutput(ctx, i, 3); len(strings.Split(tail, "\n")) != 3 {
+		t.Fatalf("tail of 3 %q", tail)
 	}
 	steps := []struct {
 		name string
