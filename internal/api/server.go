@@ -50,6 +50,9 @@ type Service struct {
 	Routes []Route
 	// AuthHeader, when set, is sent as WWW-Authenticate on 401 responses.
 	AuthHeader string
+	// TrailingSlashNotFound makes a request for a known path with a trailing slash and an
+	// unsupported method a 404 rather than a 405 (Nova: DELETE /images/ names no image).
+	TrailingSlashNotFound bool
 }
 
 // TokenValidator turns a token into a Caller. It returns a 401 *Error for tokens that are
@@ -96,6 +99,10 @@ func (s *Server) Mount(svc Service) {
 		methods[full][rt.Method] = true
 	}
 	notAllowed := func(w http.ResponseWriter, r *http.Request) {
+		if p, _, _ := strings.Cut(r.RequestURI, "?"); svc.TrailingSlashNotFound && strings.HasSuffix(p, "/") {
+			s.fail(w, r, svc, NotFound("The resource could not be found."))
+			return
+		}
 		s.fail(w, r, svc, Errorf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL."))
 	}
 	for _, p := range order {

@@ -220,6 +220,11 @@ func (s *Service) listImagesProxy(detail bool) handler {
 			}
 			since = t
 		}
+		// The server filter may be the server's link: Nova keeps what follows the last "/".
+		server := q.Get("server")
+		if i := strings.LastIndexByte(server, '/'); i >= 0 {
+			server = server[i+1:]
+		}
 		var out []map[string]any
 		for _, img := range all {
 			meta := imageProperties(img)
@@ -227,7 +232,7 @@ func (s *Service) listImagesProxy(detail bool) handler {
 			switch {
 			case q.Has("name") && fmt.Sprint(img["name"]) != q.Get("name"),
 				q.Has("status") && !strings.EqualFold(status, q.Get("status")),
-				q.Has("server") && fmt.Sprint(meta["instance_uuid"]) != q.Get("server"),
+				q.Has("server") && fmt.Sprint(meta["instance_uuid"]) != server,
 				q.Has("type") && fmt.Sprint(meta["image_type"]) != q.Get("type"),
 				intOf(img["min_ram"]) < minRAM, intOf(img["min_disk"]) < minDisk:
 				continue

@@ -70,3 +70,11 @@ func TestExternalEvents(t *testing.T) {
 	f.do(t, "2.1", "POST", "/v2.1/os-server-external-events", map[string]any{"events": []any{
 		map[string]any{"name": "volume-extended", "server_uuid": id}}}).want(t, 400)
 }
+
+func TestTrailingSlashIsNotFound(t *testing.T) {
+	tc := newTestCloud(t)
+	tc.do(t, "2.1", "GET", "/v2.1/os-simple-tenant-usage/", nil).want(t, 404)
+	tc.do(t, "2.1", "DELETE", "/v2.1/images/", nil).want(t, 404)
+	tc.do(t, "2.1", "GET", "/v2.1/", nil).want(t, 200)
+	tc.do(t, "2.1", "GET", "/v2.1/servers", nil).want(t, 200)
+}

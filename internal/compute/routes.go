@@ -65,7 +65,9 @@ func (s *Service) apiRoute(rt route) api.Route {
 			}
 			// Nova's router has no routes with a trailing slash beyond the version
 			// documents: "/os-simple-tenant-usage/" (an empty id) is a 404.
-			if p := r.URL.EscapedPath(); strings.HasSuffix(p, "/") && p != s.cfg.Prefix+"/" && p != s.cfg.Prefix+"/v2.1/" {
+			// (The shared server strips the slash from the URL; the request line keeps it.)
+			if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasSuffix(p, "/") && !strings.HasSuffix(p, s.cfg.Prefix+"/") &&
+				!strings.HasSuffix(p, s.cfg.Prefix+"/v2.1/") {
 				return notFound("The resource could not be found.")
 			}
 			if rt.unversioned {

@@ -124,7 +124,7 @@ func New(ctx context.Context, db *store.DB, enforcer *policy.Enforcer, cfg Confi
 
 // APIService returns the compute API ready to mount on the shared listener.
 func (s *Service) APIService() api.Service {
-	return api.Service{Name: "compute", Prefix: s.cfg.Prefix, Fault: fault, Routes: s.Routes()}
+	return api.Service{Name: "compute", Prefix: s.cfg.Prefix, Fault: fault, Routes: s.Routes(), TrailingSlashNotFound: true}
 }
 
 // call is what a handler knows about its request beyond the request itself.
