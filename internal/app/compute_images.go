@@ -76,3 +76,8 @@ func (g glanceImages) OpenImage(ctx context.Context, id string) (io.ReadCloser, 
 	}
 	return rc, err
 }
+
+// ImagesWithProperties implements compute.Images.
+func (g glanceImages) ImagesWithProperties(ctx context.Context, props map[string]string) ([]string, error) {
+	return g.svc.ImageIDsWithProperties(ctx, props)
+}

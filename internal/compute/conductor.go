@@ -119,6 +119,9 @@ type taskArgs struct {
 	Node             string `json:"node,omitempty"`
 	AvailabilityZone string `json:"availability_zone,omitempty"`
 	MigrationID      int64  `json:"migration_id,omitempty"`
+	// BackupType and Rotation are createBackup's: keep the newest Rotation backups.
+	BackupType string `json:"backup_type,omitempty"`
+	Rotation   *int64 `json:"rotation,omitempty"`
 	// Stage is where a multi-host task is: "source" or "dest".
 	Stage string `json:"stage,omitempty"`
 	// OldVMState is the vm_state before a resize or migration (to restore its power).

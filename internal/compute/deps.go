@@ -43,4 +43,7 @@ type Images interface {
 	DeleteImage(ctx context.Context, id string) error
 	// OpenImage streams an active image's data, for drivers that need the bytes.
 	OpenImage(ctx context.Context, id string) (io.ReadCloser, error)
+	// ImagesWithProperties lists the ids of the images having every given property
+	// value, oldest first (backup rotation).
+	ImagesWithProperties(ctx context.Context, props map[string]string) ([]string, error)
 }

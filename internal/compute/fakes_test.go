@@ -74,6 +74,10 @@ func (f *fakeImages) DeleteImage(ctx context.Context, id string) error {
 	return nil
 }
 
+func (f *fakeImages) ImagesWithProperties(ctx context.Context, props map[string]string) ([]string, error) {
+	return nil, nil
+}
+
 func (f *fakeImages) OpenImage(ctx context.Context, id string) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("image " + id)), nil
 }

@@ -393,10 +393,33 @@ func (a *HostAgent) snapshot(ctx context.Context, t *Task) error {
 		}
 		return a.failed(ctx, t, inst.UUID, ev, states, err, "", nil)
 	}
+	if args.BackupType != "" && args.Rotation != nil {
+		a.rotateBackups(ctx, inst.UUID, args.BackupType, *args.Rotation)
+	}
 	return a.succeed(ctx, t, inst.UUID, ev, states, func(_ *store.Tx, i *Instance) error {
 		i.TaskState = ""
 		return nil
 	})
+}
+
+// rotateBackups deletes a server's oldest backups of a type beyond the newest rotation,
+// as Nova's _rotate_backups; a failure is logged, the backup itself stands.
+func (a *HostAgent) rotateBackups(ctx context.Context, instanceUUID, backupType string, rotation int64) {
+	if a.s.deps.Images == nil {
+		return
+	}
+	ids, err := a.s.deps.Images.ImagesWithProperties(ctx, map[string]string{
+		"image_type": "backup", "backup_type": backupType, "instance_uuid": instanceUUID})
+	if err != nil {
+		a.s.log.Warn("list backups for rotation", "instance", instanceUUID, "err", err)
+		return
+	}
+	for len(ids) > int(rotation) {
+		if err := a.s.deps.Images.DeleteImage(ctx, ids[0]); err != nil && !errors.Is(err, ErrImageNotFound) {
+			a.s.log.Warn("rotate backup", "instance", instanceUUID, "image", ids[0], "err", err)
+		}
+		ids = ids[1:]
+	}
 }
 
 // upload snapshots the instance through the driver into image id, moving the task state

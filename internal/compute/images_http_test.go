@@ -78,3 +78,25 @@ func TestTrailingSlashIsNotFound(t *testing.T) {
 	tc.do(t, "2.1", "GET", "/v2.1/", nil).want(t, 200)
 	tc.do(t, "2.1", "GET", "/v2.1/servers", nil).want(t, 200)
 }
+
+func TestBackupRotation(t *testing.T) {
+	f := newServerCloud(t)
+	f.startCompute(t, 1)
+	id := f.doAs(t, f.demoToken, "2.1", "POST", "/v2.1/servers", map[string]any{"server": map[string]any{
+		"name": "bk", "imageRef": f.imageID, "flavorRef": "1"}}).want(t, 202).obj("server")["id"].(string)
+	f.waitStatus(t, id, "ACTIVE")
+	var made []string
+	for i := range 3 {
+		r := f.do(t, "2.45", "POST", "/v2.1/servers/"+id+"/action", map[string]any{"createBackup": map[string]any{
+			"name": "b" + string(rune('0'+i)), "backup_type": "daily", "rotation": 2}}).want(t, 202)
+		made = append(made, r.body["image_id"].(string))
+		f.waitStatus(t, id, "ACTIVE")
+		waitUntil(t, "backup active", func() bool {
+			img := f.do(t, "2.1", "GET", "/v2.1/images/"+made[i], nil)
+			return img.code == 200 && img.obj("image")["status"] == "ACTIVE"
+		})
+	}
+	f.do(t, "2.1", "GET", "/v2.1/images/"+made[0], nil).want(t, 404)
+	f.do(t, "2.1", "GET", "/v2.1/images/"+made[1], nil).want(t, 200)
+	f.do(t, "2.1", "GET", "/v2.1/images/"+made[2], nil).want(t, 200)
+}

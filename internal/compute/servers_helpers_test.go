@@ -60,6 +60,10 @@ func (g testImages) DeleteImage(ctx context.Context, id string) error {
 	return g.svc.DeleteImageByID(ctx, id)
 }
 
+func (g testImages) ImagesWithProperties(ctx context.Context, props map[string]string) ([]string, error) {
+	return g.svc.ImageIDsWithProperties(ctx, props)
+}
+
 func (g testImages) OpenImage(ctx context.Context, id string) (io.ReadCloser, error) {
 	return g.svc.OpenImageData(ctx, id)
 }

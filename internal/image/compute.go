@@ -191,3 +191,29 @@ func (s *Service) OpenImageData(ctx context.Context, id string) (io.ReadCloser, 
 	}
 	return f, nil
 }
+
+// ImageIDsWithProperties lists the ids of the images that have every given property
+// value, oldest first (by creation time), whoever owns them: compute rotates a server's
+// backups with it (image_type=backup, backup_type, instance_uuid).
+func (s *Service) ImageIDsWithProperties(ctx context.Context, props map[string]string) ([]string, error) {
+	q := `SELECT i.id FROM images i WHERE i.status <> 'deleted'`
+	var args []any
+	for k, v := range props {
+		q += ` AND EXISTS (SELECT 1 FROM image_properties p WHERE p.image_id = i.id AND p.name = ? AND p.value = ?)`
+		args = append(args, k, v)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY i.created_at, i.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
