@@ -89,7 +89,7 @@ project_domain="${OS_PROJECT_DOMAIN_NAME:-Default}"
 # reads them; a real hypervisor boots the test guest image when TEMPEST_IMAGE_FILE names
 # it), the DevStack test flavors and as many hosts as compute services report.
 nova=false
-image_ref="" flavor_ref=42 flavor_ref_alt=84 compute_nodes=1
+image_ref="" image_ref_alt="" flavor_ref=42 flavor_ref_alt=84 compute_nodes=1
 if openstack catalog show compute >/dev/null 2>&1; then
 	nova=true
 	image_ref="$(openstack image list --name tempest-image -f value -c ID | head -n 1)"
@@ -101,6 +101,12 @@ if openstack catalog show compute >/dev/null 2>&1; then
 		fi
 		image_ref="$(openstack image create --public --disk-format raw --container-format bare \
 			--file "$img_file" tempest-image -f value -c id)"
+	fi
+	# A second image, so that tests filtering servers by image see a difference.
+	image_ref_alt="$(openstack image list --name tempest-image-alt -f value -c ID | head -n 1)"
+	if [ -z "$image_ref_alt" ]; then
+		image_ref_alt="$(openstack image create --public --disk-format raw --container-format bare \
+			--file "$img_file" tempest-image-alt -f value -c id)"
 	fi
 	compute_nodes="$(openstack compute service list --service nova-compute -f value -c ID | wc -l)"
 	[ "$compute_nodes" -ge 1 ] || compute_nodes=1
@@ -186,7 +192,7 @@ manage_locations = false
 region = ${OS_REGION_NAME:-RegionOne}
 endpoint_type = public
 image_ref = $image_ref
-image_ref_alt = $image_ref
+image_ref_alt = $image_ref_alt
 flavor_ref = $flavor_ref
 flavor_ref_alt = $flavor_ref_alt
 min_microversion = 2.1
