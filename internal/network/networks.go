@@ -34,6 +34,7 @@ func (s *Service) registerResources() {
 	s.registerKind(s.addressScopeKind())
 	s.registerKind(s.portKind())
 	s.registerKind(s.rbacKind())
+	s.registerSecurityGroups()
 }
 
 func (s *Service) networkKind() *kind {

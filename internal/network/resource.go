@@ -43,6 +43,8 @@ type kind struct {
 	facts func(rec record) []string
 	// hasTags is false for resources without standard attributes (quotas, RBAC ...).
 	hasTags bool
+	// tagless resources have standard attributes but no tags (security group rules).
+	tagless bool
 	// readRules are the attributes with a get_<singular>:<attr> policy rule.
 	readRules []string
 }
@@ -220,9 +222,11 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request, c *call, k *
 	for i, rec := range page {
 		out[i] = s.present(c, k, rec, lq.fields)
 	}
-	body := map[string]any{k.collection: out}
+	// URLs use dashes (rbac-policies), bodies underscores (rbac_policies).
+	key := strings.ReplaceAll(k.collection, "-", "_")
+	body := map[string]any{key: out}
 	if links != nil {
-		body[k.collection+"_links"] = links
+		body[key+"_links"] = links
 	}
 	writeBody(w, http.StatusOK, body)
 	return nil

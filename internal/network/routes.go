@@ -29,6 +29,7 @@ func (s *Service) Routes() []api.Route {
 		s.addressScopeRoutes(),
 		s.portRoutes(),
 		s.rbacRoutes(),
+		s.securityGroupRoutes(),
 		s.quotaRoutes(),
 		s.availabilityRoutes(),
 		s.tagRoutes(),
