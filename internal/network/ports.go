@@ -1142,6 +1142,10 @@ func (s *Service) deletePort(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := s.authorizeOn(c, k, "delete_port", rec); err != nil {
 		return err
 	}
+	// Router and floating IP ports go with their owner, never through the port API.
+	if owner, _ := rec["device_owner"].(string); (owner == ownerRouterInterface || owner == ownerRouterGateway || owner == ownerFloatingIP) && rec["device_id"] != "" {
+		return inUse("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", id, owner)
+	}
 	err = s.db.InTx(r.Context(), func(tx *store.Tx) error {
 		if err := s.checkRevision(r.Context(), tx, k, id, match); err != nil {
 			return err
@@ -1159,6 +1163,7 @@ func (s *Service) deletePort(w http.ResponseWriter, r *http.Request, c *call) er
 // deletePortRows deletes a port, freeing its addresses.
 func deletePortRows(ctx context.Context, tx *store.Tx, id string) error {
 	for _, q := range []string{
+		`UPDATE net_floatingips SET fixed_port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN' WHERE fixed_port_id = ?`,
 		`DELETE FROM net_ip_allocations WHERE port_id = ?`,
 		`DELETE FROM net_port_security_groups WHERE port_id = ?`,
 		`DELETE FROM net_tags WHERE resource_type = 'ports' AND resource_id = ?`,

@@ -30,6 +30,8 @@ func (s *Service) Routes() []api.Route {
 		s.portRoutes(),
 		s.rbacRoutes(),
 		s.securityGroupRoutes(),
+		s.routerRoutes(),
+		s.floatingIPRoutes(),
 		s.quotaRoutes(),
 		s.availabilityRoutes(),
 		s.tagRoutes(),

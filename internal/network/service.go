@@ -82,8 +82,6 @@ type Service struct {
 	// unchecked and ports get no default group).
 	sgMu         sync.RWMutex
 	securityHook SecurityGroupHook
-	// routerHook creates router1 at bootstrap once routers exist.
-	routerHook RouterHook
 	// wake is signalled when desired state changes, so Run applies it at once.
 	wake chan struct{}
 }
