@@ -36,6 +36,7 @@ func (s *Service) registerResources() {
 	s.registerKind(s.rbacKind())
 	s.registerSecurityGroups()
 	s.registerRouters()
+	s.registerAgents()
 }
 
 func (s *Service) networkKind() *kind {

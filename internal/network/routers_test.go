@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // bootstrapped runs the DevStack bootstrap and returns the public network's id.
@@ -182,4 +183,64 @@ func TestRouterQuotaAndAdminFlags(t *testing.T) {
 	public := tc.bootstrapped(t)
 	tc.doAs(t, tc.demoToken, "POST", "/v2.0/floatingips", map[string]any{"floatingip": map[string]any{"floating_network_id": public}}, nil).
 		fault(t, 409, "OverQuota")
+}
+
+func TestAgentsAndZones(t *testing.T) {
+	tc := newTestCloud(t)
+	tc.bootstrapped(t)
+	if err := tc.svc.ApplyOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l := tc.do(t, "GET", "/v2.0/agents", nil).want(t, 200).list("agents")
+	types := map[string]map[string]any{}
+	for _, a := range l {
+		types[a["agent_type"].(string)] = a
+		if a["alive"] != true || a["host"] != "host1" || a["admin_state_up"] != true {
+			t.Errorf("agent %v", a)
+		}
+	}
+	if len(l) != 4 || types["DHCP agent"]["binary"] != "neutron-dhcp-agent" || types["L3 agent"]["availability_zone"] != "nova" ||
+		types["Metadata agent"]["availability_zone"] != nil || types["Linux bridge agent"] == nil {
+		t.Fatalf("agents %v", l)
+	}
+	// Lists hide what policy hides (Neutron filters lists per item); show is 404.
+	if n := len(tc.doAs(t, tc.demoToken, "GET", "/v2.0/agents", nil, nil).want(t, 200).list("agents")); n != 0 {
+		t.Errorf("member sees %d agents", n)
+	}
+	tc.doAs(t, tc.demoToken, "GET", "/v2.0/agents/"+types["L3 agent"]["id"].(string), nil, nil).fault(t, 404, "AgentNotFound")
+	// A second heartbeat keeps one row per agent.
+	if err := tc.svc.Heartbeat(context.Background(), "host1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tc.do(t, "GET", "/v2.0/agents?agent_type=L3+agent", nil).list("agents")); n != 1 {
+		t.Errorf("%d L3 agents", n)
+	}
+	l3 := types["L3 agent"]["id"].(string)
+	u := tc.do(t, "PUT", "/v2.0/agents/"+l3, map[string]any{"agent": map[string]any{"admin_state_up": false, "description": "d"}}).want(t, 200).obj("agent")
+	if u["admin_state_up"] != false || u["description"] != "d" {
+		t.Errorf("updated %v", u)
+	}
+	tc.do(t, "PUT", "/v2.0/agents/"+l3, map[string]any{"agent": map[string]any{"host": "x"}}).fault(t, 400, "HTTPBadRequest")
+	if rs := tc.do(t, "GET", "/v2.0/agents/"+l3+"/l3-routers", nil).want(t, 200).list("routers"); len(rs) != 1 || rs[0]["name"] != "router1" {
+		t.Errorf("l3-routers %v", rs)
+	}
+	if ns := tc.do(t, "GET", "/v2.0/agents/"+types["DHCP agent"]["id"].(string)+"/dhcp-networks", nil).want(t, 200).list("networks"); len(ns) != 1 || ns[0]["name"] != "private" {
+		t.Errorf("dhcp-networks %v", ns)
+	}
+	tc.do(t, "DELETE", "/v2.0/agents/"+l3, nil).want(t, 204)
+	tc.do(t, "GET", "/v2.0/agents/"+l3, nil).fault(t, 404, "AgentNotFound")
+	// Heartbeats age out.
+	old := now
+	now = func() time.Time { return old().Add(2 * time.Minute) }
+	defer func() { now = old }()
+	if a := tc.do(t, "GET", "/v2.0/agents/"+types["DHCP agent"]["id"].(string), nil).obj("agent"); a["alive"] != false {
+		t.Errorf("stale agent alive")
+	}
+	z := tc.doAs(t, tc.demoToken, "GET", "/v2.0/availability_zones", nil, nil).want(t, 200).list("availability_zones")
+	if len(z) != 2 || z[0]["name"] != "nova" || z[0]["state"] != "available" {
+		t.Errorf("zones %v", z)
+	}
+	if z := tc.doAs(t, tc.demoToken, "GET", "/v2.0/availability_zones?resource=router", nil, nil).list("availability_zones"); len(z) != 1 {
+		t.Errorf("router zones %v", z)
+	}
 }

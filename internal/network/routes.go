@@ -32,6 +32,7 @@ func (s *Service) Routes() []api.Route {
 		s.securityGroupRoutes(),
 		s.routerRoutes(),
 		s.floatingIPRoutes(),
+		s.agentRoutes(),
 		s.quotaRoutes(),
 		s.availabilityRoutes(),
 		s.tagRoutes(),

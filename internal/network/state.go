@@ -190,6 +190,11 @@ func (s *Service) ApplyOnce(ctx context.Context) error {
 	if rep == nil {
 		return nil
 	}
+	if rep.Alive {
+		if err := s.Heartbeat(ctx, s.cfg.Host); err != nil {
+			return err
+		}
+	}
 	ids := make([]string, 0, len(rep.PortStatus))
 	for id := range rep.PortStatus {
 		ids = append(ids, id)
