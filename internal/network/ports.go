@@ -72,6 +72,10 @@ func (s *Service) portKind() *kind {
 		load:     s.loadPorts,
 		target:   childTarget,
 		facts:    childFacts("ports"),
+		policyKey: func(rec record) string {
+			return fmt.Sprint(rec["project_id"], "\x00", rec["network_id"], "\x00", rec["_net_project"], "\x00",
+				rec["device_owner"], "\x00", rec["_net_shared"], rec["_net_external"])
+		},
 	}
 }
 
@@ -139,7 +143,7 @@ type fixedIP struct {
 
 // loadPortRows reads ports with their fixed IPs and security groups.
 func loadPortRows(ctx context.Context, q store.Querier, where string, args []any, one string) ([]*portRow, map[string][]fixedIP, map[string][]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+portCols+` FROM net_ports WHERE 1=1`+where, args...)
+	rows, err := q.QueryContext(ctx, `SELECT `+portCols+` FROM net_ports WHERE 1=1`+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -228,6 +232,9 @@ func (s *Service) loadPorts(ctx context.Context, q store.Querier, c *call, pre s
 	return out, nil
 }
 
+// hostnameReplacer turns an address into Neutron's default DNS host label.
+var hostnameReplacer = strings.NewReplacer(".", "-", ":", "-")
+
 func renderPort(p *portRow, ips []fixedIP, sgs []string, nf *netFacts, tags map[string][]string) record {
 	fixed := make([]any, 0, len(ips))
 	assign := make([]any, 0, len(ips))
@@ -235,7 +242,7 @@ func renderPort(p *portRow, ips []fixedIP, sgs []string, nf *netFacts, tags map[
 		fixed = append(fixed, map[string]any{"subnet_id": f.SubnetID, "ip_address": f.IP})
 		host := p.DNSName
 		if host == "" {
-			host = "host-" + strings.NewReplacer(".", "-", ":", "-").Replace(f.IP)
+			host = "host-" + hostnameReplacer.Replace(f.IP)
 		}
 		assign = append(assign, map[string]any{"hostname": host, "ip_address": f.IP, "fqdn": host + ".openstacklocal."})
 	}

@@ -47,6 +47,10 @@ type kind struct {
 	tagless bool
 	// readRules are the attributes with a get_<singular>:<attr> policy rule.
 	readRules []string
+	// policyKey, when set, renders exactly the record values target and facts read, so
+	// that a list's per-record policy decisions are memoised without building the
+	// target (thousands of records share a handful of keys).
+	policyKey func(rec record) string
 }
 
 // standardAttrs are the attributes every resource with standard attributes has.
@@ -128,7 +132,28 @@ func byID(id string) sqlFilter { return sqlFilter{"id": {id}} }
 
 // visible reports whether the caller may see rec (get_<singular>).
 func (s *Service) visible(c *call, k *kind, rec record) bool {
-	return s.enforce(c, "get_"+k.singular, k.target(rec), factsOf(k, rec))
+	return s.allowed(c, k, "get_"+k.singular, rec, "")
+}
+
+// allowed evaluates rule on a record, through the kind's policyKey memo when it has one.
+// fast is the record's policyKey when the caller computed it already.
+func (s *Service) allowed(c *call, k *kind, rule string, rec record, fast string) bool {
+	if k.policyKey == nil {
+		return s.enforce(c, rule, k.target(rec), factsOf(k, rec))
+	}
+	if fast == "" {
+		fast = k.policyKey(rec)
+	}
+	key := "\x03" + rule + "\x00" + fast
+	if v, ok := c.memo[key]; ok {
+		return v
+	}
+	v := s.enforce(c, rule, k.target(rec), factsOf(k, rec))
+	if c.memo == nil {
+		c.memo = map[string]bool{}
+	}
+	c.memo[key] = v
+	return v
 }
 
 func factsOf(k *kind, rec record) []string {
@@ -142,7 +167,14 @@ func factsOf(k *kind, rec record) []string {
 // and, when fields is not empty, everything but those fields. It edits rec in place:
 // records are built per request.
 func (s *Service) present(c *call, k *kind, rec record, fields []string) map[string]any {
-	if len(k.readRules) > 0 {
+	if len(k.readRules) > 0 && k.policyKey != nil {
+		fast := k.policyKey(rec)
+		for _, attr := range k.readRules {
+			if _, ok := rec[attr]; ok && !s.allowed(c, k, "get_"+k.singular+":"+attr, rec, fast) {
+				delete(rec, attr)
+			}
+		}
+	} else if len(k.readRules) > 0 {
 		target, facts := k.target(rec), factsOf(k, rec)
 		base := ""
 		for _, attr := range k.readRules {
@@ -158,7 +190,7 @@ func (s *Service) present(c *call, k *kind, rec record, fields []string) map[str
 		}
 	}
 	for key := range rec {
-		if strings.HasPrefix(key, "_") || (len(fields) > 0 && !slices.Contains(fields, key)) {
+		if key[0] == '_' || (len(fields) > 0 && !slices.Contains(fields, key)) {
 			delete(rec, key)
 		}
 	}
@@ -324,7 +356,15 @@ func matchTags(rec record, lq *listQuery) bool {
 }
 
 // sortRecords orders records by the sort keys, then by id so that pages are stable.
+// Loaders mostly return id order already; a linear check skips the sort then.
 func sortRecords(recs []record, sorts []sortKey) {
+	if len(sorts) == 0 && slices.IsSortedFunc(recs, func(a, b record) int {
+		x, _ := a["id"].(string)
+		y, _ := b["id"].(string)
+		return strings.Compare(x, y)
+	}) {
+		return
+	}
 	keys := append(slices.Clone(sorts), sortKey{"id", true})
 	slices.SortStableFunc(recs, func(a, b record) int {
 		for _, sk := range keys {

@@ -47,7 +47,7 @@ func (s *Service) Routes() []api.Route {
 			Path:   rt.path,
 			Public: rt.rule == "",
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				return rt.handle(w, r, &call{caller: api.CallerFrom(r.Context()), rule: rt.rule})
+				return rt.handle(w, r, &call{caller: api.CallerFrom(r.Context()), rule: rt.rule, memo: map[string]bool{}})
 			},
 		})
 	}

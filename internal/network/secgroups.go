@@ -64,6 +64,14 @@ func (s *Service) sgRuleKind() *kind {
 			return policy.Target{"project_id": rec["project_id"], "tenant_id": rec["project_id"],
 				"security_group:project_id": rec["_sg_project"], "security_group:tenant_id": rec["_sg_project"]}
 		},
+		policyKey: func(rec record) string {
+			p, _ := rec["project_id"].(string)
+			g, _ := rec["_sg_project"].(string)
+			if rec["belongs_to_default_sg"] == true {
+				return p + "\x00" + g + "\x00d"
+			}
+			return p + "\x00" + g
+		},
 		facts: func(rec record) []string {
 			if rec["belongs_to_default_sg"] == true {
 				return []string{"security_group_rules:belongs_to_default_sg=True"}
@@ -129,7 +137,13 @@ func (rr *ruleRow) dest(isDefault *int) []any {
 
 // loadRuleRows reads rules by a WHERE fragment over ruleFrom.
 func loadRuleRows(ctx context.Context, q store.Querier, where string, args ...any) ([]*ruleRow, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+ruleCols+ruleFrom+where+` ORDER BY r.created_at, r.id`, args...)
+	return loadRuleRowsOrdered(ctx, q, where, "r.created_at, r.id", args...)
+}
+
+// loadRuleRowsOrdered is loadRuleRows in a given order (lists want id order, which the
+// generic machinery then need not sort).
+func loadRuleRowsOrdered(ctx context.Context, q store.Querier, where, order string, args ...any) ([]*ruleRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+ruleCols+ruleFrom+where+` ORDER BY `+order, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +187,7 @@ func (s *Service) loadSGRules(ctx context.Context, q store.Querier, c *call, pre
 		where += ` AND g.project_id = ?`
 		args = append(args, c.project())
 	}
-	rows, err := loadRuleRows(ctx, q, where, args...)
+	rows, err := loadRuleRowsOrdered(ctx, q, where, "r.id", args...)
 	if err != nil {
 		return nil, err
 	}
