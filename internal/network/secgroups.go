@@ -58,8 +58,9 @@ func (s *Service) sgRuleKind() *kind {
 			"security_group_id": "r.security_group_id", "direction": "r.direction", "ethertype": "r.ethertype",
 			"protocol": "r.protocol", "remote_group_id": "r.remote_group_id", "remote_ip_prefix": "r.remote_ip_prefix",
 			"remote_address_group_id": "r.remote_address_group_id", "description": "r.description"},
-		notFound: sgRuleNotFound,
-		load:     s.loadSGRules,
+		notFound:  sgRuleNotFound,
+		load:      s.loadSGRules,
+		sqlPaging: "r.id",
 		target: func(rec record) policy.Target {
 			return policy.Target{"project_id": rec["project_id"], "tenant_id": rec["project_id"],
 				"security_group:project_id": rec["_sg_project"], "security_group:tenant_id": rec["_sg_project"]}
@@ -187,7 +188,8 @@ func (s *Service) loadSGRules(ctx context.Context, q store.Querier, c *call, pre
 		where += ` AND g.project_id = ?`
 		args = append(args, c.project())
 	}
-	rows, err := loadRuleRowsOrdered(ctx, q, where, "r.id", args...)
+	pw, pargs, tail := pre.paging("r.id")
+	rows, err := loadRuleRowsOrdered(ctx, q, where+pw, "r.id"+tail, append(args, pargs...)...)
 	if err != nil {
 		return nil, err
 	}
