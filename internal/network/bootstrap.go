@@ -30,14 +30,10 @@ type BootstrapConfig struct {
 	DNSNameservers []string
 }
 
-// RouterHook creates router1 between private and public once routers exist; nil skips
-// it. Bootstrap calls it with the network and subnet ids it made.
-type RouterHook func(ctx context.Context, adminProject, demoProject, publicNetID, privateV4SubnetID, privateV6SubnetID string) error
-
 // Bootstrap creates the default topology once: each object is recorded in
 // net_bootstrap, so a restart (or a second call) finds it and creates nothing. Objects a
-// user deleted since are not recreated. The router ("router1") is created through
-// SetBootstrapRouterHook once the router resource exists.
+// user deleted since are not recreated. router1 (the demo project's, gateway on public,
+// interfaces on both private subnets) completes it.
 func (s *Service) Bootstrap(ctx context.Context, cfg BootstrapConfig) error {
 	if cfg.AdminProjectID == "" || cfg.DemoProjectID == "" {
 		return fmt.Errorf("network bootstrap: admin and demo project ids are required")
@@ -104,26 +100,10 @@ func (s *Service) Bootstrap(ctx context.Context, cfg BootstrapConfig) error {
 	if err != nil {
 		return err
 	}
-	s.sgMu.RLock()
-	hook := s.routerHook
-	s.sgMu.RUnlock()
-	if hook == nil {
-		// TODO(routers): router1 joining private and public is created by the router
-		// resource through SetBootstrapRouterHook; until it exists there is no router.
-		s.log.Info("network bootstrap: routers are not available yet; router1 not created")
-		return nil
-	}
 	_, err = s.ensure(ctx, "router:router1", func() (string, error) {
-		return "router1", hook(ctx, cfg.AdminProjectID, cfg.DemoProjectID, publicNet, v4, v6)
+		return s.bootstrapRouter(ctx, cfg.AdminProjectID, cfg.DemoProjectID, publicNet, v4, v6)
 	})
 	return err
-}
-
-// SetBootstrapRouterHook installs the function Bootstrap calls to create router1.
-func (s *Service) SetBootstrapRouterHook(h RouterHook) {
-	s.sgMu.Lock()
-	defer s.sgMu.Unlock()
-	s.routerHook = h
 }
 
 // ensure runs create unless net_bootstrap already records name, and records its id.

@@ -129,3 +129,8 @@ func revisionFailed(expected, current int64) *api.Error {
 	return nerr(http.StatusPreconditionFailed, "RevisionNumberConstraintFailed",
 		"Constrained to %d, but current revision is %d", expected, current)
 }
+
+// qosPolicyNotFound is QosPolicyNotFound (404).
+func qosPolicyNotFound(id string) *api.Error {
+	return nerr(http.StatusNotFound, "QosPolicyNotFound", "QoS policy %s could not be found.", id)
+}

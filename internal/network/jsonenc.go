@@ -13,7 +13,7 @@ import (
 // generic records, and encoding/json's reflection over maps was the largest cost of a
 // 5,000-port list.
 func writeBody(w http.ResponseWriter, status int, v any) {
-	b, err := appendJSON(make([]byte, 0, 4096), v)
+	b, err := appendJSON(make([]byte, 0, 64<<10), v)
 	if err != nil {
 		b, err = json.Marshal(v)
 		if err != nil {
@@ -31,6 +31,11 @@ func writeBody(w http.ResponseWriter, status int, v any) {
 // directly (object keys sorted, as encoding/json does); anything else goes through
 // encoding/json.
 func appendJSON(b []byte, v any) ([]byte, error) {
+	return appendValue(b, v, &shapeCache{})
+}
+
+// appendValue is appendJSON with the key-order cache of the value being encoded.
+func appendValue(b []byte, v any, sc *shapeCache) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -52,11 +57,11 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case []any:
-		return appendList(b, len(x), func(i int) any { return x[i] })
+		return appendList(b, len(x), func(i int) any { return x[i] }, sc)
 	case []map[string]any:
-		return appendList(b, len(x), func(i int) any { return x[i] })
+		return appendList(b, len(x), func(i int) any { return x[i] }, sc)
 	case []map[string]string:
-		return appendList(b, len(x), func(i int) any { return x[i] })
+		return appendList(b, len(x), func(i int) any { return x[i] }, sc)
 	case map[string]string:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -74,9 +79,9 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '}'), nil
 	case record:
-		return appendObject(b, map[string]any(x))
+		return appendObjectCached(b, map[string]any(x), sc)
 	case map[string]any:
-		return appendObject(b, x)
+		return appendObjectCached(b, x, sc)
 	}
 	enc, err := json.Marshal(v)
 	if err != nil {
@@ -85,26 +90,63 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	return append(b, enc...), nil
 }
 
-func appendList(b []byte, n int, at func(int) any) ([]byte, error) {
+func appendList(b []byte, n int, at func(int) any, sc *shapeCache) ([]byte, error) {
 	b = append(b, '[')
 	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendJSON(b, at(i)); err != nil {
+		if b, err = appendValue(b, at(i), sc); err != nil {
 			return nil, err
 		}
 	}
 	return append(b, ']'), nil
 }
 
-func appendObject(b []byte, m map[string]any) ([]byte, error) {
+// shapeCache remembers the sorted keys of the last objects encoded at each nesting
+// shape: a list's records share their keys, so sorting once per list suffices.
+type shapeCache struct{ keys [][]string }
+
+// sortedKeys returns m's keys sorted, reusing a cached order of the same key set.
+func (sc *shapeCache) sortedKeys(m map[string]any) []string {
+	for _, ks := range sc.keys {
+		if len(ks) != len(m) {
+			continue
+		}
+		same := true
+		for _, k := range ks {
+			if _, ok := m[k]; !ok {
+				same = false
+				break
+			}
+		}
+		if same {
+			return ks
+		}
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if len(sc.keys) < 8 {
+		sc.keys = append(sc.keys, keys)
+	}
+	return keys
+}
+
+func appendObjectCached(b []byte, m map[string]any, sc *shapeCache) ([]byte, error) {
+	var keys []string
+	if sc != nil {
+		keys = sc.sortedKeys(m)
+	} else {
+		keys = make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+	}
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -113,7 +155,7 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 		b = appendString(b, k)
 		b = append(b, ':')
 		var err error
-		if b, err = appendJSON(b, m[k]); err != nil {
+		if b, err = appendValue(b, m[k], sc); err != nil {
 			return nil, err
 		}
 	}

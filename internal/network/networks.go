@@ -34,6 +34,9 @@ func (s *Service) registerResources() {
 	s.registerKind(s.addressScopeKind())
 	s.registerKind(s.portKind())
 	s.registerKind(s.rbacKind())
+	s.registerSecurityGroups()
+	s.registerRouters()
+	s.registerAgents()
 }
 
 func (s *Service) networkKind() *kind {
@@ -299,6 +302,10 @@ func (s *Service) createNetwork(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	if err := s.insertNetwork(r.Context(), spec); err != nil {
+		return err
+	}
+	// A project's first touch of networking gives it its default security group.
+	if _, err := s.ensureDefaultSG(r.Context(), spec.project); err != nil {
 		return err
 	}
 	return s.writeOne(w, c, s.kinds["networks"], http.StatusCreated, spec.id, r.Context())

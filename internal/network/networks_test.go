@@ -30,13 +30,13 @@ func TestVersionsAndExtensions(t *testing.T) {
 	for _, e := range r.list("extensions") {
 		aliases = append(aliases, e["alias"].(string))
 	}
-	for _, want := range []string{"standard-attr-tag", "revision-if-match", "provider", "external-net", "quotas",
+	for _, want := range []string{"standard-attr-tag", "revision-if-match", "provider", "external-net", "quotas", "security-group", "address-group",
 		"rbac-policies", "binding", "extra_dhcp_opt", "allowed-address-pairs", "subnet_allocation", "pagination"} {
 		if !slices.Contains(aliases, want) {
 			t.Errorf("extensions lack %s", want)
 		}
 	}
-	for _, not := range []string{"router", "security-group", "qos"} {
+	for _, not := range []string{"l3-flavors", "floating-ip-port-forwarding", "bgp"} {
 		if slices.Contains(aliases, not) {
 			t.Errorf("extension %s is listed but not implemented", not)
 		}

@@ -22,6 +22,15 @@ func defaultPolicies() map[string]string {
 		segmentPolicies,
 		subnetPolicies,
 		subnetpoolPolicies,
+		securityGroupPolicies,
+		defaultSGRulePolicies,
+		addressGroupPolicies,
+		routerPolicies,
+		floatingIPPolicies,
+		agentPolicies,
+		availabilityZonePolicies,
+		qosPolicies,
+		trunkPolicies,
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -67,11 +67,16 @@ func (s *Service) portKind() *kind {
 		columns: map[string]string{"id": "id", "project_id": "project_id", "tenant_id": "project_id",
 			"network_id": "network_id", "device_id": "device_id", "device_owner": "device_owner",
 			"mac_address": "mac_address", "name": "name", "binding:host_id": "binding_host_id", "status": "status"},
-		custom:   map[string]func(record, []string) (bool, error){"fixed_ips": matchFixedIPs},
-		notFound: portNotFound,
-		load:     s.loadPorts,
-		target:   childTarget,
-		facts:    childFacts("ports"),
+		custom:    map[string]func(record, []string) (bool, error){"fixed_ips": matchFixedIPs},
+		notFound:  portNotFound,
+		load:      s.loadPorts,
+		target:    childTarget,
+		facts:     childFacts("ports"),
+		sqlPaging: "id",
+		policyKey: func(rec record) string {
+			return fmt.Sprint(rec["project_id"], "\x00", rec["network_id"], "\x00", rec["_net_project"], "\x00",
+				rec["device_owner"], "\x00", rec["_net_shared"], rec["_net_external"])
+		},
 	}
 }
 
@@ -139,7 +144,13 @@ type fixedIP struct {
 
 // loadPortRows reads ports with their fixed IPs and security groups.
 func loadPortRows(ctx context.Context, q store.Querier, where string, args []any, one string) ([]*portRow, map[string][]fixedIP, map[string][]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+portCols+` FROM net_ports WHERE 1=1`+where, args...)
+	return loadPortRowsPaged(ctx, q, where, args, one, "")
+}
+
+// loadPortRowsPaged is loadPortRows with an ORDER BY tail (LIMIT); a page reads only its
+// ports' addresses and groups.
+func loadPortRowsPaged(ctx context.Context, q store.Querier, where string, args []any, one, tail string) ([]*portRow, map[string][]fixedIP, map[string][]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+portCols+` FROM net_ports WHERE 1=1`+where+` ORDER BY id`+tail, args...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -159,10 +170,18 @@ func loadPortRows(ctx context.Context, q store.Querier, where string, args []any
 	ipq := `SELECT port_id, subnet_id, ip_address FROM net_ip_allocations`
 	sgq := `SELECT port_id, security_group_id FROM net_port_security_groups`
 	var xargs []any
-	if one != "" {
+	switch {
+	case one != "":
 		ipq += ` WHERE port_id = ?`
 		sgq += ` WHERE port_id = ?`
 		xargs = []any{one}
+	case tail != "":
+		in := ` WHERE port_id IN (` + placeholders(len(out)) + `)`
+		ipq += in
+		sgq += in
+		for _, p := range out {
+			xargs = append(xargs, p.ID)
+		}
 	}
 	ips := map[string][]fixedIP{}
 	rows, err = q.QueryContext(ctx, ipq+` ORDER BY port_id, position`, xargs...)
@@ -205,7 +224,8 @@ func (s *Service) loadPorts(ctx context.Context, q store.Querier, c *call, pre s
 	if ids := pre["id"]; len(ids) == 1 {
 		one = ids[0]
 	}
-	rows, ips, sgs, err := loadPortRows(ctx, q, where, args, one)
+	pw, pargs, tail := pre.paging("id")
+	rows, ips, sgs, err := loadPortRowsPaged(ctx, q, where+pw, append(args, pargs...), one, tail)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -228,6 +248,9 @@ func (s *Service) loadPorts(ctx context.Context, q store.Querier, c *call, pre s
 	return out, nil
 }
 
+// hostnameReplacer turns an address into Neutron's default DNS host label.
+var hostnameReplacer = strings.NewReplacer(".", "-", ":", "-")
+
 func renderPort(p *portRow, ips []fixedIP, sgs []string, nf *netFacts, tags map[string][]string) record {
 	fixed := make([]any, 0, len(ips))
 	assign := make([]any, 0, len(ips))
@@ -235,7 +258,7 @@ func renderPort(p *portRow, ips []fixedIP, sgs []string, nf *netFacts, tags map[
 		fixed = append(fixed, map[string]any{"subnet_id": f.SubnetID, "ip_address": f.IP})
 		host := p.DNSName
 		if host == "" {
-			host = "host-" + strings.NewReplacer(".", "-", ":", "-").Replace(f.IP)
+			host = "host-" + hostnameReplacer.Replace(f.IP)
 		}
 		assign = append(assign, map[string]any{"hostname": host, "ip_address": f.IP, "fqdn": host + ".openstacklocal."})
 	}
@@ -1142,6 +1165,10 @@ func (s *Service) deletePort(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := s.authorizeOn(c, k, "delete_port", rec); err != nil {
 		return err
 	}
+	// Router and floating IP ports go with their owner, never through the port API.
+	if owner, _ := rec["device_owner"].(string); (owner == ownerRouterInterface || owner == ownerRouterGateway || owner == ownerFloatingIP) && rec["device_id"] != "" {
+		return inUse("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", id, owner)
+	}
 	err = s.db.InTx(r.Context(), func(tx *store.Tx) error {
 		if err := s.checkRevision(r.Context(), tx, k, id, match); err != nil {
 			return err
@@ -1159,6 +1186,7 @@ func (s *Service) deletePort(w http.ResponseWriter, r *http.Request, c *call) er
 // deletePortRows deletes a port, freeing its addresses.
 func deletePortRows(ctx context.Context, tx *store.Tx, id string) error {
 	for _, q := range []string{
+		`UPDATE net_floatingips SET fixed_port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN' WHERE fixed_port_id = ?`,
 		`DELETE FROM net_ip_allocations WHERE port_id = ?`,
 		`DELETE FROM net_port_security_groups WHERE port_id = ?`,
 		`DELETE FROM net_tags WHERE resource_type = 'ports' AND resource_id = ?`,

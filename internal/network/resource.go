@@ -43,8 +43,17 @@ type kind struct {
 	facts func(rec record) []string
 	// hasTags is false for resources without standard attributes (quotas, RBAC ...).
 	hasTags bool
+	// tagless resources have standard attributes but no tags (security group rules).
+	tagless bool
 	// readRules are the attributes with a get_<singular>:<attr> policy rule.
 	readRules []string
+	// sqlPaging names the id column when the loader honours pushed-down pages
+	// (sqlFilter.paging): forward pages in id order are then cut in SQL.
+	sqlPaging string
+	// policyKey, when set, renders exactly the record values target and facts read, so
+	// that a list's per-record policy decisions are memoised without building the
+	// target (thousands of records share a handful of keys).
+	policyKey func(rec record) string
 }
 
 // standardAttrs are the attributes every resource with standard attributes has.
@@ -126,7 +135,28 @@ func byID(id string) sqlFilter { return sqlFilter{"id": {id}} }
 
 // visible reports whether the caller may see rec (get_<singular>).
 func (s *Service) visible(c *call, k *kind, rec record) bool {
-	return s.enforce(c, "get_"+k.singular, k.target(rec), factsOf(k, rec))
+	return s.allowed(c, k, "get_"+k.singular, rec, "")
+}
+
+// allowed evaluates rule on a record, through the kind's policyKey memo when it has one.
+// fast is the record's policyKey when the caller computed it already.
+func (s *Service) allowed(c *call, k *kind, rule string, rec record, fast string) bool {
+	if k.policyKey == nil {
+		return s.enforce(c, rule, k.target(rec), factsOf(k, rec))
+	}
+	if fast == "" {
+		fast = k.policyKey(rec)
+	}
+	key := "\x03" + rule + "\x00" + fast
+	if v, ok := c.memo[key]; ok {
+		return v
+	}
+	v := s.enforce(c, rule, k.target(rec), factsOf(k, rec))
+	if c.memo == nil {
+		c.memo = map[string]bool{}
+	}
+	c.memo[key] = v
+	return v
 }
 
 func factsOf(k *kind, rec record) []string {
@@ -140,7 +170,14 @@ func factsOf(k *kind, rec record) []string {
 // and, when fields is not empty, everything but those fields. It edits rec in place:
 // records are built per request.
 func (s *Service) present(c *call, k *kind, rec record, fields []string) map[string]any {
-	if len(k.readRules) > 0 {
+	if len(k.readRules) > 0 && k.policyKey != nil {
+		fast := k.policyKey(rec)
+		for _, attr := range k.readRules {
+			if _, ok := rec[attr]; ok && !s.allowed(c, k, "get_"+k.singular+":"+attr, rec, fast) {
+				delete(rec, attr)
+			}
+		}
+	} else if len(k.readRules) > 0 {
 		target, facts := k.target(rec), factsOf(k, rec)
 		base := ""
 		for _, attr := range k.readRules {
@@ -156,7 +193,7 @@ func (s *Service) present(c *call, k *kind, rec record, fields []string) map[str
 		}
 	}
 	for key := range rec {
-		if strings.HasPrefix(key, "_") || (len(fields) > 0 && !slices.Contains(fields, key)) {
+		if key[0] == '_' || (len(fields) > 0 && !slices.Contains(fields, key)) {
 			delete(rec, key)
 		}
 	}
@@ -203,29 +240,118 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request, c *call, k *
 			pre[attr] = lq.filters[attr]
 		}
 	}
-	recs, err := s.loadVisible(r.Context(), s.db, c, k, pre)
-	if err != nil {
-		return err
+	var page []record
+	var links []map[string]string
+	if k.sqlPaging != "" && s.sqlPageable(k, lq) {
+		page, links, err = s.sqlPage(r, c, k, lq, pre)
+		if err != nil {
+			return err
+		}
 	}
-	items, err := s.filterRecords(c, k, recs, lq)
-	if err != nil {
-		return err
-	}
-	sortRecords(items, lq.sorts)
-	page, links, err := paginate(r, k, items, lq)
-	if err != nil {
-		return err
+	if page == nil {
+		recs, err := s.loadVisible(r.Context(), s.db, c, k, pre)
+		if err != nil {
+			return err
+		}
+		items, err := s.filterRecords(c, k, recs, lq)
+		if err != nil {
+			return err
+		}
+		sortRecords(items, lq.sorts)
+		page, links, err = paginate(r, k, items, lq)
+		if err != nil {
+			return err
+		}
 	}
 	out := make([]map[string]any, len(page))
 	for i, rec := range page {
 		out[i] = s.present(c, k, rec, lq.fields)
 	}
-	body := map[string]any{k.collection: out}
+	// URLs use dashes (rbac-policies), bodies underscores (rbac_policies).
+	key := strings.ReplaceAll(k.collection, "-", "_")
+	body := map[string]any{key: out}
 	if links != nil {
-		body[k.collection+"_links"] = links
+		body[key+"_links"] = links
 	}
 	writeBody(w, http.StatusOK, body)
 	return nil
+}
+
+// sqlPageable reports whether a list's page can be cut in SQL: a forward page in id
+// order whose filters are all plain columns.
+func (s *Service) sqlPageable(k *kind, lq *listQuery) bool {
+	if lq.limit <= 0 || lq.pageReverse || len(lq.sorts) > 0 || len(lq.tagsAll)+len(lq.tagsAny)+len(lq.notTags)+len(lq.notTagsAny) > 0 {
+		return false
+	}
+	for _, attr := range lq.filterOrder {
+		if _, ok := k.columns[attr]; !ok || slices.Contains(k.readRules, attr) {
+			return false
+		}
+	}
+	return true
+}
+
+// sqlPage loads one page (limit+1 rows after the marker, in id order) through the
+// kind's loader. It returns a nil page when policy hid some of the rows SQL returned,
+// and the caller falls back to filtering the whole collection, so pages are always
+// exactly what the full path would cut.
+func (s *Service) sqlPage(r *http.Request, c *call, k *kind, lq *listQuery, pre sqlFilter) ([]record, []map[string]string, error) {
+	if lq.marker != "" {
+		var n int
+		if err := s.db.QueryRowContext(r.Context(), `SELECT COUNT(*) FROM `+k.table+` WHERE id = ?`, lq.marker).Scan(&n); err != nil {
+			return nil, nil, err
+		}
+		if n == 0 {
+			return nil, nil, k.notFound(lq.marker)
+		}
+	}
+	paged := sqlFilter{}
+	for key, v := range pre {
+		paged[key] = v
+	}
+	paged[pageLimitKey] = []string{strconv.Itoa(lq.limit + 1)}
+	paged[pageMarkerKey] = []string{lq.marker}
+	recs, err := k.load(r.Context(), s.db, c, paged)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range recs {
+		if !s.visible(c, k, rec) {
+			return nil, nil, nil
+		}
+	}
+	if recs == nil {
+		recs = []record{}
+	}
+	more := len(recs) > lq.limit
+	if more {
+		recs = recs[:lq.limit]
+	}
+	var links []map[string]string
+	if more || len(recs) == lq.limit {
+		links = append(links, map[string]string{"rel": "next", "href": pageLink(r, recs, false)})
+	}
+	links = append(links, map[string]string{"rel": "previous", "href": pageLink(r, recs, true)})
+	return recs, links, nil
+}
+
+// Keys of a sqlFilter that carry a pushed-down page rather than attribute filters.
+const (
+	pageLimitKey  = "\x00limit"
+	pageMarkerKey = "\x00marker"
+)
+
+// paging renders a pushed-down page as a WHERE fragment on idCol and an ORDER BY/LIMIT
+// tail ("" when the filter carries no page).
+func (f sqlFilter) paging(idCol string) (where string, args []any, tail string) {
+	lim, ok := f[pageLimitKey]
+	if !ok {
+		return "", nil, ""
+	}
+	if m := f[pageMarkerKey]; len(m) == 1 && m[0] != "" {
+		where, args = ` AND `+idCol+` > ?`, []any{m[0]}
+	}
+	return where, args, ` LIMIT ` + lim[0]
 }
 
 // filterRecords keeps the records that match every filter. Attributes the caller may not
@@ -320,7 +446,15 @@ func matchTags(rec record, lq *listQuery) bool {
 }
 
 // sortRecords orders records by the sort keys, then by id so that pages are stable.
+// Loaders mostly return id order already; a linear check skips the sort then.
 func sortRecords(recs []record, sorts []sortKey) {
+	if len(sorts) == 0 && slices.IsSortedFunc(recs, func(a, b record) int {
+		x, _ := a["id"].(string)
+		y, _ := b["id"].(string)
+		return strings.Compare(x, y)
+	}) {
+		return
+	}
 	keys := append(slices.Clone(sorts), sortKey{"id", true})
 	slices.SortStableFunc(recs, func(a, b record) int {
 		for _, sk := range keys {

@@ -29,6 +29,10 @@ func (s *Service) Routes() []api.Route {
 		s.addressScopeRoutes(),
 		s.portRoutes(),
 		s.rbacRoutes(),
+		s.securityGroupRoutes(),
+		s.routerRoutes(),
+		s.floatingIPRoutes(),
+		s.agentRoutes(),
 		s.quotaRoutes(),
 		s.availabilityRoutes(),
 		s.tagRoutes(),
@@ -43,7 +47,7 @@ func (s *Service) Routes() []api.Route {
 			Path:   rt.path,
 			Public: rt.rule == "",
 			Handler: func(w http.ResponseWriter, r *http.Request) error {
-				return rt.handle(w, r, &call{caller: api.CallerFrom(r.Context()), rule: rt.rule})
+				return rt.handle(w, r, &call{caller: api.CallerFrom(r.Context()), rule: rt.rule, memo: map[string]bool{}})
 			},
 		})
 	}

@@ -82,8 +82,6 @@ type Service struct {
 	// unchecked and ports get no default group).
 	sgMu         sync.RWMutex
 	securityHook SecurityGroupHook
-	// routerHook creates router1 at bootstrap once routers exist.
-	routerHook RouterHook
 	// wake is signalled when desired state changes, so Run applies it at once.
 	wake chan struct{}
 }
@@ -260,6 +258,11 @@ var now = func() time.Time { return time.Now().UTC() }
 
 // stamp renders a time as Neutron does ("2026-01-02T03:04:05Z").
 func stamp(stored string) string {
+	// Stored times are store.TimeFormat ("2006-01-02T15:04:05.000000Z", always UTC):
+	// the rendering is its first 19 characters and "Z", without parsing.
+	if len(stored) == len(store.TimeFormat) && stored[10] == 'T' && stored[19] == '.' && stored[26] == 'Z' {
+		return stored[:19] + "Z"
+	}
 	t := store.ParseTime(stored)
 	if t.IsZero() {
 		return ""

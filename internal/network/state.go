@@ -55,8 +55,14 @@ func (s *Service) DesiredState(ctx context.Context, host string) (*netdriver.Sta
 	if err := s.attachDHCP(ctx, st, netIDs); err != nil {
 		return nil, err
 	}
-	// TODO(routers): add Routers and FloatingIPs once the router and floating IP
-	// resources exist; the contract already carries them.
+	if err := s.attachSecurityGroups(ctx, st); err != nil {
+		return nil, err
+	}
+	if host == s.cfg.Host {
+		if err := s.attachRouters(ctx, st); err != nil {
+			return nil, err
+		}
+	}
 	var rev int64
 	_ = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(revision_number), 0) + COUNT(*) FROM net_ports WHERE binding_host_id = ?`, host).Scan(&rev)
 	st.Revision = rev
@@ -184,6 +190,11 @@ func (s *Service) ApplyOnce(ctx context.Context) error {
 	if rep == nil {
 		return nil
 	}
+	if rep.Alive {
+		if err := s.Heartbeat(ctx, s.cfg.Host); err != nil {
+			return err
+		}
+	}
 	ids := make([]string, 0, len(rep.PortStatus))
 	for id := range rep.PortStatus {
 		ids = append(ids, id)
@@ -194,7 +205,179 @@ func (s *Service) ApplyOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	fips := make([]string, 0, len(st.FloatingIPs))
+	for _, f := range st.FloatingIPs {
+		fips = append(fips, f.ID)
+	}
+	return s.setFloatingIPStatus(ctx, fips)
+}
+
+// setFloatingIPStatus marks the floating IPs a driver realised ACTIVE and every other
+// one DOWN, bumping the revision of those that change.
+func (s *Service) setFloatingIPStatus(ctx context.Context, active []string) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		ts := store.FormatTime(now())
+		args := []any{ts}
+		notIn := ""
+		if len(active) > 0 {
+			notIn = ` AND id NOT IN (` + placeholders(len(active)) + `)`
+			for _, id := range active {
+				args = append(args, id)
+			}
+			act := append([]any{ts}, args[1:]...)
+			if _, err := tx.ExecContext(ctx, `UPDATE net_floatingips SET status = 'ACTIVE', revision_number = revision_number + 1,
+				updated_at = ? WHERE status <> 'ACTIVE' AND id IN (`+placeholders(len(active))+`)`, act...); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE net_floatingips SET status = 'DOWN', revision_number = revision_number + 1,
+			updated_at = ? WHERE status <> 'DOWN'`+notIn, args...)
+		return err
+	})
+}
+
+// attachSecurityGroups fills the rules and member addresses of the groups st's ports use.
+func (s *Service) attachSecurityGroups(ctx context.Context, st *netdriver.State) error {
+	if len(st.SecurityGroups) == 0 {
+		return nil
+	}
+	ids := make([]any, 0, len(st.SecurityGroups))
+	for _, g := range st.SecurityGroups {
+		ids = append(ids, g.ID)
+	}
+	rules, err := loadRuleRows(ctx, s.db, ` AND r.security_group_id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	var stateful = map[string]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, stateful FROM net_security_groups WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var sf bool
+		if err := rows.Scan(&id, &sf); err != nil {
+			rows.Close()
+			return err
+		}
+		stateful[id] = sf
+	}
+	rows.Close()
+	addrGroups, err := addressGroupAddresses(ctx, s.db, "")
+	if err != nil {
+		return err
+	}
+	members := map[string][]string{}
+	mrows, err := s.db.QueryContext(ctx, `SELECT b.security_group_id, a.ip_address FROM net_port_security_groups b
+		JOIN net_ip_allocations a ON a.port_id = b.port_id WHERE b.security_group_id IN (`+placeholders(len(ids))+`)
+		ORDER BY b.security_group_id, a.ip_address`, ids...)
+	if err != nil {
+		return err
+	}
+	for mrows.Next() {
+		var g, ip string
+		if err := mrows.Scan(&g, &ip); err != nil {
+			mrows.Close()
+			return err
+		}
+		members[g] = append(members[g], ip)
+	}
+	mrows.Close()
+	for i := range st.SecurityGroups {
+		g := &st.SecurityGroups[i]
+		g.Stateful = stateful[g.ID]
+		g.MemberIPs = members[g.ID]
+		for _, rr := range rules {
+			if rr.SGID != g.ID {
+				continue
+			}
+			rule := netdriver.SecurityGroupRule{ID: rr.ID, Direction: rr.Direction, EtherType: rr.EtherType}
+			if rr.Protocol != nil {
+				rule.Protocol = *rr.Protocol
+			}
+			if rr.PortMin != nil {
+				rule.PortRangeMin = int(*rr.PortMin)
+			}
+			if rr.PortMax != nil {
+				rule.PortRangeMax = int(*rr.PortMax)
+			}
+			if rr.RemoteIP != nil {
+				rule.RemoteIPPrefix = *rr.RemoteIP
+			}
+			if rr.RemoteGroup != nil {
+				rule.RemoteGroupID = *rr.RemoteGroup
+			}
+			if rr.RemAG != nil {
+				rule.RemoteAddressGroupCIDRs = addrGroups[*rr.RemAG]
+			}
+			g.Rules = append(g.Rules, rule)
+		}
+	}
 	return nil
+}
+
+// attachRouters adds every router with its interfaces, gateway and routes, and the
+// associated floating IPs.
+func (s *Service) attachRouters(ctx context.Context, st *netdriver.State) error {
+	routers, err := loadRouterRows(ctx, s.db, "")
+	if err != nil || len(routers) == 0 {
+		return err
+	}
+	routes, err := loadRoutes(ctx, s.db, "")
+	if err != nil {
+		return err
+	}
+	ports, ips, _, err := loadPortRows(ctx, s.db, ` AND device_owner IN (?, ?)`, []any{ownerRouterInterface, ownerRouterGateway}, "")
+	if err != nil {
+		return err
+	}
+	subnets, err := loadSubnetRows(ctx, s.db, "")
+	if err != nil {
+		return err
+	}
+	cidr := map[string]string{}
+	for _, sr := range subnets {
+		cidr[sr.ID] = sr.CIDR
+	}
+	for _, rr := range routers {
+		rt := netdriver.Router{ID: rr.ID, ProjectID: rr.ProjectID, AdminStateUp: rr.Admin, Distributed: rr.Distributed, HA: rr.HA}
+		for _, p := range ports {
+			if p.DeviceID != rr.ID {
+				continue
+			}
+			if p.DeviceOwner == ownerRouterGateway {
+				gw := &netdriver.RouterGateway{PortID: p.ID, NetworkID: p.NetworkID, MACAddress: p.MAC, EnableSNAT: rr.SNAT}
+				for _, f := range ips[p.ID] {
+					gw.FixedIPs = append(gw.FixedIPs, netdriver.FixedIP{SubnetID: f.SubnetID, IPAddress: f.IP})
+				}
+				rt.Gateway = gw
+				continue
+			}
+			for _, f := range ips[p.ID] {
+				rt.Interfaces = append(rt.Interfaces, netdriver.RouterInterface{PortID: p.ID, NetworkID: p.NetworkID,
+					SubnetID: f.SubnetID, IPAddress: f.IP, CIDR: cidr[f.SubnetID], MACAddress: p.MAC})
+			}
+		}
+		for _, r := range routes[rr.ID] {
+			rt.Routes = append(rt.Routes, netdriver.Route{Destination: r.Destination, NextHop: r.NextHop})
+		}
+		st.Routers = append(st.Routers, rt)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, router_id, floating_ip_address, fixed_ip_address, fixed_port_id
+		FROM net_floatingips WHERE router_id IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f netdriver.FloatingIP
+		if err := rows.Scan(&f.ID, &f.RouterID, &f.FloatingIPAddress, &f.FixedIPAddress, &f.PortID); err != nil {
+			return err
+		}
+		st.FloatingIPs = append(st.FloatingIPs, f)
+	}
+	return rows.Err()
 }
 
 // Run applies the desired state whenever it changes and every ApplyInterval, until ctx
@@ -217,5 +400,3 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 }
-
-var _ = store.FormatTime

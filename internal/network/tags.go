@@ -23,7 +23,7 @@ func (s *Service) tagRoutes() []route {
 	var rs []route
 	for _, coll := range sortedKinds(s.kinds) {
 		k := s.kinds[coll]
-		if !k.hasTags {
+		if !k.hasTags || k.tagless {
 			continue
 		}
 		base := "/v2.0/" + coll + "/{id}/tags"
