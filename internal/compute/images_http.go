@@ -15,8 +15,8 @@ import (
 
 // The compute API's images proxy (GET /images, /images/{id}/metadata; deprecated and gone
 // from microversion 2.36) answers from the image service, as Nova's calls Glance: each
-// request is made in process against the image API's HTTP handler with the caller's own
-// token, so Glance's visibility, policy and limits apply unchanged, and the answer is
+// request is made in process against the image API's HTTP handler as the caller
+// (api.Call), so Glance's visibility, policy and limits apply unchanged, and the answer is
 // translated into Nova's image view.
 
 // SetImageAPI gives compute the image service's HTTP handler and its mount prefix
