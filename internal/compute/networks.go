@@ -727,10 +727,15 @@ func (s *Service) releasePort(ctx context.Context, caller *api.Caller, id string
 func driverNICs(inst *Instance) []computedriver.NIC {
 	var out []computedriver.NIC
 	for _, v := range loadVIFs(inst) {
-		out = append(out, computedriver.NIC{PortID: v.ID, MACAddress: v.Address, NetworkID: v.Network.ID,
-			DeviceName: devName(v.ID), MTU: v.Meta.MTU})
+		out = append(out, nicOf(v))
 	}
 	return out
+}
+
+// nicOf is the driver's view of one network info entry.
+func nicOf(v netVIF) computedriver.NIC {
+	return computedriver.NIC{PortID: v.ID, MACAddress: v.Address, NetworkID: v.Network.ID,
+		DeviceName: devName(v.ID), MTU: v.Meta.MTU}
 }
 
 // neutronProblem turns a networking failure into the compute API's answer: Neutron's
