@@ -126,7 +126,14 @@ func (s *Server) wrap(svc Service, rt Route) http.HandlerFunc {
 		if info := requestInfoFrom(r.Context()); info != nil {
 			info.service = svc.Name
 		}
-		if !rt.Public {
+		if tc := trustedCallerFrom(r.Context()); tc != nil && !rt.Public {
+			// An in-process call (WithTrustedCaller): the caller was established by
+			// this process, not by a token.
+			if info := requestInfoFrom(r.Context()); info != nil {
+				info.user, info.project = tc.UserID, tc.ProjectID
+			}
+			r = r.WithContext(WithCaller(r.Context(), tc))
+		} else if !rt.Public {
 			tok := r.Header.Get("X-Auth-Token")
 			if tok == "" {
 				s.fail(w, r, svc, Unauthorized(ErrAuthRequired))

@@ -39,6 +39,8 @@ type Config struct {
 	Identity identity.Config
 	// Compute holds the compute host settings.
 	Compute ComputeConfig
+	// Network holds the networking settings.
+	Network NetworkConfig
 }
 
 // ComputeConfig says which compute hosts this process runs.
@@ -79,7 +81,7 @@ func DefaultDataDir() string {
 
 // fileConfig is the optional gostack.toml in the data directory, for settings that are
 // rarely changed: token life, bcrypt cost, Keystone's security_compliance options and the
-// compute hosts ([compute]).
+// compute hosts ([compute]) and the default network ranges ([network]).
 type fileConfig struct {
 	Identity struct {
 		TokenExpiration string `toml:"token_expiration"`
@@ -94,6 +96,11 @@ type fileConfig struct {
 		FakeSpawnDelay  string `toml:"fake_spawn_delay"`
 		ServiceDownTime string `toml:"service_down_time"`
 	} `toml:"compute"`
+	Network struct {
+		PublicCIDR    string `toml:"public_cidr"`
+		PrivateCIDR   string `toml:"private_cidr"`
+		PrivateV6CIDR string `toml:"private_v6_cidr"`
+	} `toml:"network"`
 	SecurityCompliance struct {
 		LockoutFailureAttempts     int    `toml:"lockout_failure_attempts"`
 		LockoutDuration            string `toml:"lockout_duration"`
@@ -159,6 +166,15 @@ func (c *Config) loadFileConfig() error {
 	}
 	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
 		return err
+	}
+	for _, f := range []struct {
+		into *string
+		v    string
+	}{{&c.Network.PublicCIDR, fc.Network.PublicCIDR},
+		{&c.Network.PrivateCIDR, fc.Network.PrivateCIDR}, {&c.Network.PrivateV6CIDR, fc.Network.PrivateV6CIDR}} {
+		if *f.into == "" {
+			*f.into = f.v
+		}
 	}
 	sc := fc.SecurityCompliance
 	s := &c.Identity.Security

@@ -105,16 +105,28 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	if err := computeSvc.EnsureDefaultFlavors(ctx); err != nil {
 		return fmt.Errorf("bootstrap flavors: %w", err)
 	}
-	if err := addComputeHosts(computeSvc, cfg); err != nil {
+	computeHosts, err := addComputeHosts(computeSvc, cfg)
+	if err != nil {
 		return err
 	}
+
+	netSvc, netHost, err := newNetwork(ctx, db, enforcer, log.With("component", "network"))
+	if err != nil {
+		return err
+	}
+	if err := bootstrapNetwork(ctx, netSvc, idSvc, cfg.Network); err != nil {
+		return err
+	}
+	simPorts := newSimulatedHostPorts(netSvc, without(computeHosts, netHost), log.With("component", "network"))
 
 	srv := api.NewServer(log.With("component", "api"), idSvc, enforcer)
 	srv.Mount(idSvc.APIService())
 	srv.Mount(imageSvc.APIService())
 	srv.Mount(placementSvc.APIService())
 	srv.Mount(computeSvc.APIService())
+	srv.Mount(simPorts.wrapAPI(netSvc.APIService()))
 	computeSvc.SetImageAPI(srv, "/image")
+	computeSvc.SetNetworkAPI(srv, "/networking")
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -134,6 +146,12 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	defer stop()
 	go idSvc.Run(runCtx)
 	go imageSvc.Run(runCtx)
+	netDone := make(chan struct{})
+	go func() {
+		defer close(netDone)
+		_ = netSvc.Run(runCtx)
+	}()
+	go simPorts.run(runCtx, 5*time.Second)
 	computeDone := make(chan struct{})
 	go func() {
 		defer close(computeDone)
@@ -163,12 +181,25 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	// Running tasks stop at their next step; whatever is left is picked up again at the
 	// next start, as after a crash.
 	stop()
-	select {
-	case <-computeDone:
-	case <-sctx.Done():
-		log.Warn("compute did not stop in time")
+	for name, done := range map[string]chan struct{}{"compute": computeDone, "network": netDone} {
+		select {
+		case <-done:
+		case <-sctx.Done():
+			log.Warn(name + " did not stop in time")
+		}
 	}
 	return nil
+}
+
+// without returns list without s.
+func without(list []string, s string) []string {
+	var out []string
+	for _, e := range list {
+		if e != s {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // RotateKeys rotates the Fernet key repository in dir, sized for the default token life,
@@ -246,6 +277,7 @@ func bootstrapConfig(cfg Config, s *secrets, base string) identity.BootstrapConf
 			identity.CatalogEntry("image", "glance", "Image Service", cfg.Region, urls(base+"/image")),
 			identity.CatalogEntry("placement", "placement", "Placement Service", cfg.Region, urls(base+"/placement")),
 			identity.CatalogEntry("compute", "nova", "Compute Service", cfg.Region, urls(base+"/compute/v2.1")),
+			identity.CatalogEntry("network", "neutron", "Network Service", cfg.Region, urls(base+"/networking")),
 		},
 	}
 }

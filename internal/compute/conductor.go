@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -207,9 +208,9 @@ func (s *Service) conductBuild(ctx context.Context, t *Task) error {
 	return s.buildHandOff(ctx, t, inst, ev)
 }
 
-// buildHandOff moves a claimed build through block device mapping and networking (no
-// volume or network service is wired yet: the instance keeps what the API recorded)
-// and hands it to its host for spawning.
+// buildHandOff moves a claimed build through block device mapping (no volume service
+// is wired yet) and networking (its ports, bound to the chosen host) and hands it to
+// its host for spawning.
 func (s *Service) buildHandOff(ctx context.Context, t *Task, inst *Instance, ev *event) error {
 	if inst.TaskState == TaskBlockDeviceMapping {
 		inst.TaskState = TaskNetworking
@@ -221,7 +222,19 @@ func (s *Service) buildHandOff(ctx context.Context, t *Task, inst *Instance, ev 
 			return s.finishTaskAlone(ctx, t, TaskDone, "")
 		}
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	netInfo, err := s.allocateNetworks(ctx, inst)
+	var pa *errPortAllocation
+	if errors.As(err, &pa) {
+		// Nova fails the build when its ports cannot be made (no addresses left, a
+		// fixed IP taken, quota): another host would fail the same way.
+		return s.buildFailed(ctx, t, inst.UUID, ev, []string{TaskNetworking},
+			"Build of instance "+inst.UUID+" aborted: "+pa.msg, pa.msg, deref(inst.Host))
+	}
+	if err != nil {
+		return err
+	}
+	inst.NetworkInfo = netInfo
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		inst.TaskState = TaskSpawning
 		ok, err := updateInstance(ctx, tx, inst, []string{TaskNetworking})
 		if err != nil {
@@ -285,10 +298,14 @@ func (s *Service) conductDelete(ctx context.Context, t *Task) error {
 	return s.completeDelete(ctx, t, inst, nil, "")
 }
 
-// completeDelete frees the instance's allocations (its own and its migrations'),
+// completeDelete releases the instance's ports, frees its allocations (its own and its
+// migrations'),
 // removes its group membership and soft-deletes it, finishing the task; the guest is
 // already gone. A shelved instance's snapshot is deleted afterwards, as Nova does.
 func (s *Service) completeDelete(ctx context.Context, t *Task, inst *Instance, ev *event, host string) error {
+	if err := s.deallocateNetworks(ctx, inst); err != nil {
+		return fmt.Errorf("release the ports of %s: %w", inst.UUID, err)
+	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.freeInstanceAllocations(ctx, tx, inst.UUID); err != nil {
 			return err

@@ -1,12 +1,9 @@
 package compute
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -18,8 +15,8 @@ import (
 
 // The compute API's images proxy (GET /images, /images/{id}/metadata; deprecated and gone
 // from microversion 2.36) answers from the image service, as Nova's calls Glance: each
-// request is made in process against the image API's HTTP handler with the caller's own
-// token, so Glance's visibility, policy and limits apply unchanged, and the answer is
+// request is made in process against the image API's HTTP handler as the caller
+// (api.Call), so Glance's visibility, policy and limits apply unchanged, and the answer is
 // translated into Nova's image view.
 
 // SetImageAPI gives compute the image service's HTTP handler and its mount prefix
@@ -51,36 +48,23 @@ var glanceBaseKeys = map[string]bool{"id": true, "name": true, "status": true, "
 	"container_format": true, "created_at": true, "updated_at": true, "tags": true, "self": true,
 	"file": true, "schema": true, "direct_url": true, "locations": true, "os_hidden": true, "stores": true}
 
-// glanceCall makes one request to the image API as the caller and decodes a JSON answer
-// into out (nil: ignore the body). It returns the status.
+// glanceCall makes one request to the image API as the caller (a trusted in-process
+// call, so it works for background work without a token too) and decodes a JSON answer
+// into out (nil: ignore the body). It returns the status; error statuses are not errors.
 func (s *Service) glanceCall(r *http.Request, c *call, method, path, contentType string, body any, out any) (int, error) {
 	if s.imageAPI == nil {
 		return 0, notFound("The resource could not be found.")
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
+	code, err := api.Call(r.Context(), s.imageAPI, c.caller, api.CallRequest{Method: method,
+		Path: s.imagePrefix + path, ContentType: contentType, Body: body, Host: r.Host}, out)
+	var ce *api.CallError
+	if errors.As(err, &ce) {
+		return code, nil
 	}
-	req := httptest.NewRequest(method, s.imagePrefix+path, rd).WithContext(r.Context())
-	req.Host = r.Host
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	if err != nil {
+		return code, fmt.Errorf("image API: %w", err)
 	}
-	if c.caller != nil {
-		req.Header.Set("X-Auth-Token", c.caller.Token)
-	}
-	rec := httptest.NewRecorder()
-	s.imageAPI.ServeHTTP(rec, req)
-	if out != nil && rec.Code < 300 && rec.Body.Len() > 0 {
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			return rec.Code, fmt.Errorf("image API answer: %w", err)
-		}
-	}
-	return rec.Code, nil
+	return code, nil
 }
 
 // glanceImage fetches one image as the caller sees it; 404 as Nova words it.

@@ -36,6 +36,7 @@ func defaultPolicies() map[string]string {
 		resourcePolicies(),
 		serverPolicies(),
 		adminPolicies(),
+		networkProxyPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -39,6 +39,7 @@ func (s *Service) Routes() []api.Route {
 		s.quotaRoutes(),
 		s.imageRoutes(),
 		s.externalEventRoutes(),
+		s.networkProxyRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

@@ -812,14 +812,8 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 			return badRequest("Invalid key_name provided.")
 		}
 	}
-	if req.networks == "list" {
-		for _, n := range req.netList {
-			if p, _ := n["port"].(string); p != "" {
-				return badRequest("Port id %s could not be found.", p)
-			}
-			id, _ := n["uuid"].(string)
-			return badRequest("Network %s could not be found.", id)
-		}
+	if err := s.resolveNetworks(ctx, c, req); err != nil {
+		return neutronProblem(err)
 	}
 	if img != nil {
 		if err := checkFlavorImage(fl, img); err != nil {

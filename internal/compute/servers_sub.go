@@ -648,89 +648,8 @@ func nullString(s sql.NullString) any {
 	return s.String
 }
 
-// listInterfaces is GET /servers/{id}/os-interface: empty until networking exists.
-func (s *Service) listInterfaces(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := s.getServer(r.Context(), s.db, c, r.PathValue("server_id"), c.rule); err != nil {
-		return err
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"interfaceAttachments": []any{}})
-	return nil
-}
-
-// showInterface is GET /servers/{id}/os-interface/{port_id}.
-func (s *Service) showInterface(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := s.getServer(r.Context(), s.db, c, r.PathValue("server_id"), c.rule); err != nil {
-		return err
-	}
-	return notFound("Port %s is not attached", r.PathValue("port_id"))
-}
-
 // interfaceState is attach_interface's state check.
 var interfaceState = stateCheck{vm: []string{VMActive, VMPaused, VMStopped}, lock: true, launched: true}
-
-// attachInterface is POST /servers/{id}/os-interface: no network or port can be found
-// until networking exists.
-func (s *Service) attachInterface(w http.ResponseWriter, r *http.Request, c *call) error {
-	top, err := api.DecodeObject(r, "")
-	if err != nil {
-		return err
-	}
-	if err := onlyKeys(top, "", "interfaceAttachment"); err != nil {
-		return err
-	}
-	body := api.Object{}
-	if top.Has("interfaceAttachment") {
-		if body, err = requiredObject(top, "interfaceAttachment"); err != nil {
-			return err
-		}
-	}
-	allowed := []string{"net_id", "port_id", "fixed_ips"}
-	if c.at(49) {
-		allowed = append(allowed, "tag")
-	}
-	if err := onlyKeys(body, "interfaceAttachment", allowed...); err != nil {
-		return err
-	}
-	netID, _ := body["net_id"].(string)
-	portID, _ := body["port_id"].(string)
-	if netID != "" && portID != "" {
-		return badRequest("Must not input both network_id and port_id")
-	}
-	for _, k := range []string{"net_id", "port_id"} {
-		if v, ok := body[k]; ok {
-			s, ok := v.(string)
-			if !ok || !validUUID(s) {
-				return invalidInput(k, v, fmt.Sprintf("%s is not a 'uuid'", pyReprAny(v)))
-			}
-		}
-	}
-	inst, err := s.getServer(r.Context(), s.db, c, r.PathValue("server_id"), c.rule)
-	if err != nil {
-		return err
-	}
-	if err := interfaceState.check(c, inst, "attach_interface"); err != nil {
-		return err
-	}
-	switch {
-	case portID != "":
-		return notFound("Port id %s could not be found.", portID)
-	case netID != "":
-		return notFound("Network %s could not be found.", netID)
-	}
-	return badRequest("Network could not be found: no network is available for the instance.")
-}
-
-// detachInterface is DELETE /servers/{id}/os-interface/{port_id}.
-func (s *Service) detachInterface(w http.ResponseWriter, r *http.Request, c *call) error {
-	inst, err := s.getServer(r.Context(), s.db, c, r.PathValue("server_id"), c.rule)
-	if err != nil {
-		return err
-	}
-	if err := interfaceState.check(c, inst, "detach_interface"); err != nil {
-		return err
-	}
-	return notFound("Port %s is not attached", r.PathValue("port_id"))
-}
 
 // listVolumeAttachments is GET /servers/{id}/os-volume_attachments: empty until block
 // storage exists.

@@ -97,14 +97,14 @@ func TestServerCreateWritesRowsAndTasks(t *testing.T) {
 	r := f.doAs(t, f.demoToken, "2.96", "POST", "/v2.1/servers", map[string]any{"server": map[string]any{
 		"name": "web server", "imageRef": f.imageID, "flavorRef": "1", "networks": "auto", "key_name": "key1",
 		"metadata": map[string]any{"role": "web"}, "tags": []any{"a", "b"}, "description": "d",
-		"security_groups": []any{map[string]any{"name": "sg1"}}, "OS-DCF:diskConfig": "AUTO",
+		"security_groups": []any{map[string]any{"name": "default"}}, "OS-DCF:diskConfig": "AUTO",
 	}}).want(t, 202)
 	srv := r.obj("server")
 	id := srv["id"].(string)
 	if srv["adminPass"] == "" || srv["OS-DCF:diskConfig"] != "AUTO" || r.header.Get("Location") == "" {
 		t.Fatalf("create body %s", r.raw)
 	}
-	if sg := srv["security_groups"].([]any); len(sg) != 1 || sg[0].(map[string]any)["name"] != "sg1" {
+	if sg := srv["security_groups"].([]any); len(sg) != 1 || sg[0].(map[string]any)["name"] != "default" {
 		t.Fatalf("security groups %v", sg)
 	}
 	inst, _, err := loadInstance(t.Context(), f.db, id)
@@ -114,7 +114,7 @@ func TestServerCreateWritesRowsAndTasks(t *testing.T) {
 	if inst.VMState != VMBuilding || inst.TaskState != TaskScheduling || inst.PowerState != 0 ||
 		inst.Hostname != "web-server" || inst.Flavor.ID != "1" || inst.KeyData == nil ||
 		inst.SystemMetadata["image_hw_disk_bus"] != "virtio" || inst.Request.ImageProperties["hw_disk_bus"] != "virtio" ||
-		inst.SystemMetadata["image_min_disk"] != "1" || !slices.Equal(inst.Request.SecurityGroups, []string{"sg1"}) {
+		inst.SystemMetadata["image_min_disk"] != "1" || !slices.Equal(inst.Request.SecurityGroups, []string{"default"}) {
 		t.Fatalf("instance row %+v", inst)
 	}
 	tasks := f.pendingTasks(t, id)

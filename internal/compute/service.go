@@ -88,6 +88,10 @@ type Service struct {
 	// (SetImageAPI).
 	imageAPI    http.Handler
 	imagePrefix string
+	// networkAPI and networkPrefix are the networking service's HTTP API servers' ports
+	// come from (SetNetworkAPI).
+	networkAPI    http.Handler
+	networkPrefix string
 	// rt is the conductor's and host agents' runtime state (conductor.go, host.go).
 	rt runtime
 }

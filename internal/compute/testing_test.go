@@ -18,6 +18,7 @@ import (
 	"github.com/gostack/gostack/internal/driver/compute/fake"
 	"github.com/gostack/gostack/internal/identity"
 	"github.com/gostack/gostack/internal/image"
+	"github.com/gostack/gostack/internal/network"
 	"github.com/gostack/gostack/internal/placement"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
@@ -31,6 +32,7 @@ type testCloud struct {
 	db        *store.DB
 	images    *image.Service
 	placement *placement.Service
+	network   *network.Service
 	handler   http.Handler
 	dir       string
 	// imageID is an active image conductor tests boot from (uploaded on first use).
@@ -81,17 +83,38 @@ func newTestCloud(t testing.TB) *testCloud {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Networking with the DevStack topology: "public" (external, admin project) and
+	// "private" (the demo project's), so the demo user's servers get a port by default
+	// and the admin's get none.
+	netSvc, err := network.New(ctx, db, enf, network.Config{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminProject, err := idSvc.ProjectIDByName(ctx, identity.DefaultDomainID, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoProject, err := idSvc.ProjectIDByName(ctx, identity.DefaultDomainID, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netSvc.Bootstrap(ctx, network.BootstrapConfig{AdminProjectID: adminProject, DemoProjectID: demoProject,
+		PrivateCIDR: "10.0.0.0/22"}); err != nil {
+		t.Fatal(err)
+	}
 	srv := api.NewServer(log, idSvc, enf)
 	srv.Mount(idSvc.APIService())
 	srv.Mount(imgSvc.APIService())
 	srv.Mount(plSvc.APIService())
 	srv.Mount(svc.APIService())
+	srv.Mount(netSvc.APIService())
 	svc.SetImageAPI(srv, "/image")
+	svc.SetNetworkAPI(srv, "/networking")
 	// The image service's reconciler must run for uploads to complete.
 	imgCtx, stopImages := context.WithCancel(context.Background())
 	t.Cleanup(stopImages)
 	go imgSvc.Run(imgCtx)
-	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, handler: srv, dir: dir}
+	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, network: netSvc, handler: srv, dir: dir}
 	tc.adminToken = tc.passwordToken(t, "admin", "admin-secret", "admin")
 	tc.demoToken = tc.passwordToken(t, "demo", "demo-secret", "demo")
 	tc.altToken = tc.passwordToken(t, "alt_demo", "demo-secret", "alt_demo")
