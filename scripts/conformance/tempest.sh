@@ -5,7 +5,7 @@
 #   scripts/conformance/tempest.sh [WORKSPACE] [REGEX]
 #
 # WORKSPACE defaults to a new /tmp/gostack-tempest.XXXXXX directory, REGEX to $TEMPEST_REGEX or
-# ^tempest\.api\.(identity|image|compute) (the services gostack has today).
+# ^tempest\.api\.(identity|image|compute|network) (the services gostack has today).
 # The cloud under test is, in order: the one described by OS_AUTH_URL/OS_USERNAME/OS_PASSWORD
 # if set (an admin's credentials); GOSTACK_URL with GOSTACK_DATA_DIR's (default
 # /var/lib/gostack) admin-openrc; otherwise a throw-away gostack started here on a free port
@@ -21,7 +21,7 @@ set -euo pipefail
 
 WS="${1:-}"
 [ -n "$WS" ] || WS="$(mktemp -d /tmp/gostack-tempest.XXXXXX)"
-REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.(identity|image|compute)}}"
+REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.(identity|image|compute|network)}}"
 INTEROP="$ROOT/test/conformance/interop-2022.11-compute.txt"
 SCORE="$ROOT/test/conformance/score_against_list.py"
 
@@ -111,6 +111,13 @@ if openstack catalog show compute >/dev/null 2>&1; then
 	compute_nodes="$(openstack compute service list --service nova-compute -f value -c ID | wc -l)"
 	[ "$compute_nodes" -ge 1 ] || compute_nodes=1
 fi
+# Networking, when the cloud has it: tempest gives each of its projects a network, subnet
+# and router with a gateway on the public network, as on DevStack.
+neutron=false public_network_id=""
+if openstack catalog show network >/dev/null 2>&1; then
+	neutron=true
+	public_network_id="$(openstack network list --external --name public -f value -c ID | head -n 1)"
+fi
 if [ "$compute_nodes" -ge 2 ]; then
 	migration=true
 else
@@ -136,7 +143,7 @@ admin_domain_name = $project_domain
 admin_user_domain_name = $user_domain
 admin_project_domain_name = $project_domain
 default_credentials_domain_name = Default
-create_isolated_networks = false
+create_isolated_networks = $neutron
 tempest_roles = member
 
 [identity]
@@ -231,9 +238,28 @@ instance_locality_enabled = false
 region = ${OS_REGION_NAME:-RegionOne}
 endpoint_type = public
 
+[network]
+region = ${OS_REGION_NAME:-RegionOne}
+endpoint_type = public
+public_network_id = $public_network_id
+floating_network_name = public
+project_network_cidr = 10.100.0.0/16
+project_network_mask_bits = 28
+project_network_v6_cidr = 2001:db8::/48
+project_network_v6_mask_bits = 64
+project_networks_reachable = false
+shared_physical_network = false
+
+[network-feature-enabled]
+api_extensions = all
+ipv6 = true
+ipv6_subnet_attributes = true
+port_security = true
+floating_ips = true
+
 [service_available]
 nova = $nova
-neutron = false
+neutron = $neutron
 glance = true
 cinder = false
 swift = false
@@ -271,7 +297,7 @@ if failed:
     for t in failed:
         print("  " + t)
 PY
-for part in identity image compute; do
+for part in identity image compute network; do
 	grep "tempest\.api\.$part" "$INTEROP" >"$WS/interop-$part.txt" || true
 	printf 'interop 2022.11 (%s part): %*s' "$part" $((8 - ${#part})) ''
 	python3 "$SCORE" "$WS/last.csv" "$WS/interop-$part.txt"
