@@ -75,6 +75,11 @@ if [ -z "${OS_IMAGE_ID:-}" ] && command -v openstack >/dev/null; then
 	OS_IMAGE_ID="$(openstack image list --name testvm -f value -c ID 2>/dev/null | head -n 1 || true)"
 fi
 export OS_IMAGE_ID="${OS_IMAGE_ID:-}" OS_FLAVOR_ID="${OS_FLAVOR_ID:-42}" OS_FLAVOR_ID_RESIZE="${OS_FLAVOR_ID_RESIZE:-84}"
+# Networking: servers go on DevStack's private network; floating IPs come from public.
+if [ -z "${OS_EXTGW_ID:-}" ] && command -v openstack >/dev/null; then
+	OS_EXTGW_ID="$(openstack network list --external --name public -f value -c ID 2>/dev/null | head -n 1 || true)"
+fi
+export OS_EXTGW_ID="${OS_EXTGW_ID:-}" OS_POOL_NAME="${OS_POOL_NAME:-public}" OS_NETWORK_NAME="${OS_NETWORK_NAME:-private}"
 
 say "copying gophercloud $VERSION to $GC_DIR"
 src="$(cd "$ROOT" && go mod download -json "github.com/gophercloud/gophercloud/v2@$VERSION" |
