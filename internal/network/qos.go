@@ -767,6 +767,9 @@ func parseQosRule(t *qosRuleType, b body, create bool) (qosRuleSpec, error) {
 // convertInt is neutron-lib's convert_to_int: integers and integer strings, else
 // InvalidInput.
 func convertInt(v any) (int64, error) {
+	if n, ok := v.(int64); ok {
+		return n, nil
+	}
 	n, ok, err := (body{Object: api.Object{"v": v}}).integer("v")
 	if err != nil || !ok {
 		shown := describeValue(v)
