@@ -126,7 +126,7 @@ func (s *Service) qosPolicyKind() *kind {
 	return &kind{
 		singular: "policy", collection: "qos/policies", listKey: "policies", table: "net_qos_policies", hasTags: true,
 		attrs:      []string{"shared", "is_default", "rules"},
-		unsortable: []string{"rules", "is_default"},
+		unsortable: []string{"rules", "is_default", "shared"},
 		columns:    map[string]string{"id": "id", "project_id": "project_id", "tenant_id": "project_id", "name": "name"},
 		notFound:   qosPolicyNotFound,
 		load:       s.loadQosPolicies,

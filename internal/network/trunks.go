@@ -37,10 +37,12 @@ const (
 	segTypeInherit = "inherit"
 )
 
-// trunkAgentType and trunkVIFType are the host agent and VIF type of the trunk driver.
+// trunkAgentType and trunkVIFType are the host agent and VIF type of the trunk driver;
+// subportOwner is the device_owner Neutron gives the subports it binds with the parent.
 const (
 	trunkAgentType = "Linux bridge agent"
 	trunkVIFType   = "bridge"
+	subportOwner   = "trunk:subport"
 )
 
 func trunkNotFound(id string) *api.Error {
@@ -643,6 +645,15 @@ func (s *Service) deleteTrunk(w http.ResponseWriter, r *http.Request, c *call) e
 				return inUse("TrunkInUse", "Trunk %s is currently in use.", id)
 			}
 		}
+		subs, err := loadSubports(r.Context(), tx, id)
+		if err != nil {
+			return err
+		}
+		for _, sp := range subs {
+			if err := unbindSubport(r.Context(), tx, sp.PortID); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{`DELETE FROM net_subports WHERE trunk_id = ?`,
 			`DELETE FROM net_tags WHERE resource_type = 'trunks' AND resource_id = ?`, `DELETE FROM net_trunks WHERE id = ?`} {
 			if _, err := tx.ExecContext(r.Context(), q, id); err != nil {
@@ -772,6 +783,9 @@ func (s *Service) removeSubports(w http.ResponseWriter, r *http.Request, c *call
 			if _, err := tx.ExecContext(r.Context(), `DELETE FROM net_subports WHERE trunk_id = ? AND port_id = ?`, id, rq.PortID); err != nil {
 				return err
 			}
+			if err := unbindSubport(r.Context(), tx, rq.PortID); err != nil {
+				return err
+			}
 		}
 		if err := s.bump(r.Context(), tx, s.kinds["trunks"], id, nil); err != nil {
 			return err
@@ -860,6 +874,30 @@ func (s *Service) syncTrunkStatus(ctx context.Context, status map[string]string)
 				return err
 			}
 		}
+		// The subports of a wired trunk are bound where its parent is (Neutron's
+		// update_subport_bindings), so the host realises them on the next apply.
+		res, err := tx.ExecContext(ctx, `UPDATE net_ports SET binding_host_id = (SELECT p.binding_host_id FROM net_ports p
+				JOIN net_trunks t ON t.port_id = p.id JOIN net_subports sp ON sp.trunk_id = t.id WHERE sp.port_id = net_ports.id),
+			binding_vif_type = ?, binding_vif_details = ?, device_owner = ?, revision_number = revision_number + 1, updated_at = ?
+			WHERE id IN (SELECT sp.port_id FROM net_subports sp JOIN net_trunks t ON t.id = sp.trunk_id
+				JOIN net_ports p ON p.id = t.port_id WHERE t.status = ? AND p.binding_host_id <> '')
+			AND binding_host_id <> (SELECT p.binding_host_id FROM net_ports p JOIN net_trunks t ON t.port_id = p.id
+				JOIN net_subports sp ON sp.trunk_id = t.id WHERE sp.port_id = net_ports.id)`,
+			trunkVIFType, `{"connectivity": "l2", "port_filter": true}`, subportOwner, ts, TrunkStatusActive)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			s.notify()
+		}
 		return nil
 	})
+}
+
+// unbindSubport unbinds a port leaving a trunk when the trunk had bound it.
+func unbindSubport(ctx context.Context, tx *store.Tx, portID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE net_ports SET binding_host_id = '', binding_vif_type = 'unbound',
+		binding_vif_details = '{}', status = ?, revision_number = revision_number + 1, updated_at = ?
+		WHERE id = ? AND device_owner = ?`, PortStatusDown, store.FormatTime(now()), portID, subportOwner)
+	return err
 }

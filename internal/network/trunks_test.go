@@ -133,6 +133,14 @@ func TestTrunkLifecycle(t *testing.T) {
 	if st := tc.doAs(t, tc.demoToken, "GET", "/v2.0/trunks/"+tid, nil, nil).want(t, 200).obj("trunk")["status"]; st != "ACTIVE" {
 		t.Errorf("trunk status %v", st)
 	}
+	// The wired trunk's subports are bound with the parent and reported ACTIVE.
+	if err := tc.svc.ApplyOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp := tc.do(t, "GET", "/v2.0/ports/"+sub1, nil).want(t, 200).obj("port")
+	if sp["binding:host_id"] != "host1" || sp["device_owner"] != "trunk:subport" || sp["status"] != "ACTIVE" {
+		t.Errorf("subport %v %v %v", sp["binding:host_id"], sp["device_owner"], sp["status"])
+	}
 
 	// Removing subports: unknown ones 404, known ones go and the trunk is DOWN again.
 	rm := "/v2.0/trunks/" + tid + "/remove_subports"
@@ -140,6 +148,9 @@ func TestTrunkLifecycle(t *testing.T) {
 	r = tc.doAs(t, tc.demoToken, "PUT", rm, subportBody(map[string]any{"port_id": sub1}), nil).want(t, 200)
 	if len(r.body["sub_ports"].([]any)) != 2 || r.body["status"] != "DOWN" {
 		t.Errorf("remove_subports %v", r.raw)
+	}
+	if sp := tc.do(t, "GET", "/v2.0/ports/"+sub1, nil).want(t, 200).obj("port"); sp["binding:host_id"] != "" || sp["status"] != "DOWN" {
+		t.Errorf("removed subport still bound: %v %v", sp["binding:host_id"], sp["status"])
 	}
 	tc.doAs(t, tc.demoToken, "DELETE", "/v2.0/ports/"+sub1, nil, nil).want(t, 204)
 

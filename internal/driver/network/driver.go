@@ -123,7 +123,8 @@ type Trunk struct {
 }
 
 // SubPort is a port carried on a trunk's parent with a VLAN tag; its network is in the
-// state's Networks.
+// state's Networks. Once the trunk is wired the subport is bound to the parent's host
+// (device_owner trunk:subport) and also appears in Ports, where its status is reported.
 type SubPort struct {
 	PortID, NetworkID, MACAddress string
 	// SegmentationType is "vlan"; SegmentationID the VLAN id (1–4094).
