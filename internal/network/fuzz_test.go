@@ -108,3 +108,52 @@ func (s *httpRequestStub) req() *http.Request {
 	r.Header.Set("If-Match", s.h)
 	return r
 }
+
+// FuzzSubportsAndQosRules checks the subport and QoS rule parsers never panic and answer
+// only 400s, and that accepted rules hold valid values.
+func FuzzSubportsAndQosRules(f *testing.F) {
+	for _, s := range []string{`[{"port_id": "0b1e1d1c-0000-4000-8000-000000000000", "segmentation_type": "vlan", "segmentation_id": 5}]`,
+		`[{"port_id": "x"}]`, `"x"`, `[1, {}]`, `[{"segmentation_type": "inherit", "port_id": "0b1e1d1c00004000800000000000000a"}, 7]`,
+		`{"max_kbps": 10, "direction": "ingress"}`, `{"dscp_mark": 26}`, `{"min_kbps": "5"}`, `{"max_kbps": 1e40}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var v any
+		if err := json.Unmarshal([]byte(raw), &v); err != nil {
+			return
+		}
+		reqs, msg := validateSubports(v)
+		if msg == "" {
+			for _, rq := range reqs {
+				_ = pyDict(rq.raw)
+			}
+		}
+		o, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for _, typ := range qosRuleTypes {
+			for _, create := range []bool{true, false} {
+				spec, err := parseQosRule(typ, body{Object: api.Object(o), resource: typ.singular()}, create)
+				if err != nil {
+					if api.AsError(err).Status != http.StatusBadRequest {
+						t.Fatalf("%s %q: status %d", typ.name, raw, api.AsError(err).Status)
+					}
+					continue
+				}
+				for k, val := range spec {
+					switch x := val.(type) {
+					case int64:
+						if x < 0 || x > dbIntMax {
+							t.Fatalf("%s %q: %s=%d accepted", typ.name, raw, k, x)
+						}
+					case string:
+						if x != "ingress" && x != "egress" {
+							t.Fatalf("%s %q: direction %q accepted", typ.name, raw, x)
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -18,7 +18,7 @@ import (
 var networkAttrs = []string{"admin_state_up", "status", "shared", "router:external", "mtu",
 	"port_security_enabled", "dns_domain", "is_default", "availability_zone_hints",
 	"availability_zones", "subnets", "provider:network_type", "provider:physical_network",
-	"provider:segmentation_id", "ipv4_address_scope", "ipv6_address_scope", "l2_adjacency"}
+	"provider:segmentation_id", "ipv4_address_scope", "ipv6_address_scope", "l2_adjacency", "qos_policy_id"}
 
 // registerResources builds the kinds of the generic machinery and the extensions they
 // implement.
@@ -37,6 +37,8 @@ func (s *Service) registerResources() {
 	s.registerSecurityGroups()
 	s.registerRouters()
 	s.registerAgents()
+	s.registerQoS()
+	s.registerTrunks()
 }
 
 func (s *Service) networkKind() *kind {
@@ -148,6 +150,17 @@ func (s *Service) loadNetworks(ctx context.Context, q store.Querier, c *call, pr
 	}
 	if err := s.attachShared(ctx, q, c, ids, one); err != nil {
 		return nil, err
+	}
+	qos, err := loadQosBindings(ctx, q, "network", one)
+	if err != nil {
+		return nil, err
+	}
+	for id, rec := range ids {
+		if pid, ok := qos[id]; ok {
+			rec["qos_policy_id"] = pid
+		} else {
+			rec["qos_policy_id"] = nil
+		}
 	}
 	return recs, nil
 }
@@ -274,6 +287,8 @@ type netSpec struct {
 	azHints                                   []string
 	seg                                       segRequest
 	tags                                      []string
+	// qos is the requested qos_policy_id ("": the project's default policy, if any).
+	qos string
 }
 
 func (s *Service) createNetwork(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -300,6 +315,11 @@ func (s *Service) createNetwork(w http.ResponseWriter, r *http.Request, c *call)
 	spec, err := s.parseNetworkCreate(c, b)
 	if err != nil {
 		return err
+	}
+	if spec.qos != "" {
+		if err := s.checkQosPolicyUsable(r.Context(), s.db, c, spec.qos); err != nil {
+			return err
+		}
 	}
 	if err := s.insertNetwork(r.Context(), spec); err != nil {
 		return err
@@ -353,8 +373,8 @@ func (s *Service) parseNetworkCreate(c *call, b body) (*netSpec, error) {
 		}
 		spec.azHints = hints
 	}
-	if b.Has("qos_policy_id") && !b.IsNull("qos_policy_id") {
-		return nil, nerr(http.StatusNotFound, "QosPolicyNotFound", "QoS policy %v could not be found.", describeValue(b.Object["qos_policy_id"]))
+	if spec.qos, _, err = qosPolicyRequest(b); err != nil {
+		return nil, err
 	}
 	if b.Has("segments") {
 		return nil, invalidInput("multi-provider segments are not supported")
@@ -409,6 +429,16 @@ func (s *Service) insertNetwork(ctx context.Context, spec *netSpec) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO net_segments (id, network_id, name, description, network_type,
 				physical_network, segmentation_id, segment_index, revision_number, created_at, updated_at)
 				VALUES (?, ?, '', '', ?, ?, ?, 0, 0, ?, ?)`, api.NewUUID(), spec.id, seg.Type, seg.Physnet, seg.SegID, ts, ts); err != nil {
+				return err
+			}
+			// A network created without a policy gets its project's default one (qos-default).
+			qos := spec.qos
+			if qos == "" {
+				if qos, err = projectDefaultQosPolicy(ctx, tx, spec.project); err != nil {
+					return err
+				}
+			}
+			if err := setQosBinding(ctx, tx, "network", spec.id, qos); err != nil {
 				return err
 			}
 			if spec.shared {
@@ -483,8 +513,14 @@ func (s *Service) updateNetwork(w http.ResponseWriter, r *http.Request, c *call)
 			return invalidInput("Plugin does not support updating provider attributes")
 		}
 	}
-	if b.Has("qos_policy_id") && !b.IsNull("qos_policy_id") {
-		return nerr(http.StatusNotFound, "QosPolicyNotFound", "QoS policy %v could not be found.", describeValue(b.Object["qos_policy_id"]))
+	qos, hasQos, err := qosPolicyRequest(b)
+	if err != nil {
+		return err
+	}
+	if qos != "" {
+		if err := s.checkQosPolicyUsable(r.Context(), s.db, c, qos); err != nil {
+			return err
+		}
 	}
 	sets := []string{}
 	var args []any
@@ -550,6 +586,14 @@ func (s *Service) updateNetwork(w http.ResponseWriter, r *http.Request, c *call)
 		if len(sets) > 0 {
 			if _, err := tx.ExecContext(r.Context(), `UPDATE net_networks SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
 				append(args, id)...); err != nil {
+				return err
+			}
+		}
+		if hasQos {
+			if err := s.checkQosPolicyRemovable(r.Context(), tx, c, "network", id); err != nil {
+				return err
+			}
+			if err := setQosBinding(r.Context(), tx, "network", id, qos); err != nil {
 				return err
 			}
 		}
@@ -647,6 +691,8 @@ func (s *Service) deleteNetwork(w http.ResponseWriter, r *http.Request, c *call)
 func (s *Service) purgeNetwork(ctx context.Context, tx *store.Tx, id string) error {
 	stmts := []string{
 		`DELETE FROM net_tags WHERE resource_type = 'ports' AND resource_id IN (SELECT id FROM net_ports WHERE network_id = ?)`,
+		`DELETE FROM net_qos_bindings WHERE object_type = 'port' AND object_id IN (SELECT id FROM net_ports WHERE network_id = ?)`,
+		`DELETE FROM net_qos_bindings WHERE object_type = 'network' AND object_id = ?`,
 		`DELETE FROM net_ip_allocations WHERE network_id = ?`,
 		`DELETE FROM net_port_security_groups WHERE port_id IN (SELECT id FROM net_ports WHERE network_id = ?)`,
 		`DELETE FROM net_ports WHERE network_id = ?`,

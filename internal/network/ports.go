@@ -245,6 +245,12 @@ func (s *Service) loadPorts(ctx context.Context, q store.Querier, c *call, pre s
 	for _, p := range rows {
 		out = append(out, renderPort(p, ips[p.ID], sgs[p.ID], nets[p.NetworkID], tags))
 	}
+	if err := attachPortQos(ctx, q, out, one); err != nil {
+		return nil, err
+	}
+	if err := attachTrunkDetails(ctx, q, out, one); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -303,6 +309,9 @@ type portSpec struct {
 	dhcpOpts                                       []map[string]any
 	dnsName, dnsDomain                             string
 	tags                                           []string
+	// qos is the requested qos_policy_id ("" none) and hasQos whether the body set it.
+	qos    string
+	hasQos bool
 }
 
 var portCreateAttrs = []string{"name", "description", "network_id", "admin_state_up", "mac_address", "fixed_ips",
@@ -354,6 +363,11 @@ func (s *Service) createPort(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	if err := s.resolvePortSecurity(r.Context(), c, spec, true); err != nil {
 		return err
+	}
+	if spec.qos != "" {
+		if err := s.checkQosPolicyUsable(r.Context(), s.db, c, spec.qos); err != nil {
+			return err
+		}
 	}
 	err = retryOnConflict(r.Context(), func() error {
 		return s.db.InTx(r.Context(), func(tx *store.Tx) error {
@@ -498,8 +512,8 @@ func (s *Service) parsePortAttrs(b body, spec *portSpec, create bool) error {
 	if spec.dnsDomain, _, err = b.str("dns_domain", 255, true); err != nil {
 		return err
 	}
-	if b.Has("qos_policy_id") && !b.IsNull("qos_policy_id") {
-		return nerr(http.StatusNotFound, "QosPolicyNotFound", "QoS policy %v could not be found.", describeValue(b.Object["qos_policy_id"]))
+	if spec.qos, spec.hasQos, err = qosPolicyRequest(b); err != nil {
+		return err
 	}
 	if spec.tags, err = createTags(b.Object); err != nil {
 		return err
@@ -691,6 +705,9 @@ func (s *Service) insertPort(ctx context.Context, tx *store.Tx, spec *portSpec) 
 			spec.id, sg); err != nil {
 			return err
 		}
+	}
+	if err := setQosBinding(ctx, tx, "port", spec.id, spec.qos); err != nil {
+		return err
 	}
 	return setTags(ctx, tx, "ports", spec.id, spec.tags)
 }
@@ -988,6 +1005,11 @@ func (s *Service) updatePort(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := s.resolvePortSecurity(r.Context(), c, spec, false); err != nil {
 		return err
 	}
+	if spec.qos != "" {
+		if err := s.checkQosPolicyUsable(r.Context(), s.db, c, spec.qos); err != nil {
+			return err
+		}
+	}
 	var dataPlane any
 	hasDataPlane := b.Has("data_plane_status")
 	if hasDataPlane && !b.IsNull("data_plane_status") {
@@ -1094,6 +1116,14 @@ func (s *Service) updatePort(w http.ResponseWriter, r *http.Request, c *call) er
 					}
 				}
 			}
+			if spec.hasQos {
+				if err := s.checkQosPolicyRemovable(r.Context(), tx, c, "port", id); err != nil {
+					return err
+				}
+				if err := setQosBinding(r.Context(), tx, "port", id, spec.qos); err != nil {
+					return err
+				}
+			}
 			if spec.hasFixed {
 				return s.reallocateIPs(r.Context(), tx, rec, spec)
 			}
@@ -1173,6 +1203,9 @@ func (s *Service) deletePort(w http.ResponseWriter, r *http.Request, c *call) er
 		if err := s.checkRevision(r.Context(), tx, k, id, match); err != nil {
 			return err
 		}
+		if err := checkPortNotTrunked(r.Context(), tx, id); err != nil {
+			return err
+		}
 		return deletePortRows(r.Context(), tx, id)
 	})
 	if err != nil {
@@ -1189,6 +1222,8 @@ func deletePortRows(ctx context.Context, tx *store.Tx, id string) error {
 		`UPDATE net_floatingips SET fixed_port_id = NULL, fixed_ip_address = NULL, router_id = NULL, status = 'DOWN' WHERE fixed_port_id = ?`,
 		`DELETE FROM net_ip_allocations WHERE port_id = ?`,
 		`DELETE FROM net_port_security_groups WHERE port_id = ?`,
+		`DELETE FROM net_qos_bindings WHERE object_type = 'port' AND object_id = ?`,
+		`DELETE FROM net_subports WHERE port_id = ?`,
 		`DELETE FROM net_tags WHERE resource_type = 'ports' AND resource_id = ?`,
 		`DELETE FROM net_ports WHERE id = ?`,
 	} {

@@ -21,8 +21,12 @@ type record map[string]any
 // kind describes one resource type to the generic machinery: its names, table, the
 // attributes clients may filter and sort on, and how to load and authorize records.
 type kind struct {
-	// singular and collection are Neutron's names ("network", "networks").
+	// singular and collection are Neutron's names ("network", "networks"); the
+	// collection is also the URL path under /v2.0 ("qos/policies").
 	singular, collection string
+	// listKey is the body key of a list when it is not the collection with underscores
+	// ("policies" for qos/policies).
+	listKey string
 	// table holds the resource's rows with the standard attribute columns.
 	table string
 	// attrs are the filterable and sortable attributes (beyond the standard ones).
@@ -269,6 +273,9 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request, c *call, k *
 	}
 	// URLs use dashes (rbac-policies), bodies underscores (rbac_policies).
 	key := strings.ReplaceAll(k.collection, "-", "_")
+	if k.listKey != "" {
+		key = k.listKey
+	}
 	body := map[string]any{key: out}
 	if links != nil {
 		body[key+"_links"] = links

@@ -35,6 +35,8 @@ func (s *Service) Routes() []api.Route {
 		s.agentRoutes(),
 		s.quotaRoutes(),
 		s.availabilityRoutes(),
+		s.qosRoutes(),
+		s.trunkRoutes(),
 		s.tagRoutes(),
 	} {
 		rs = append(rs, group...)

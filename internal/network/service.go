@@ -1,6 +1,7 @@
 // Package network is gostack's Neutron: the networking API v2.0 (networks and segments,
 // subnets, subnet pools, address scopes, ports with IP address management, RBAC
-// policies, quotas, network IP availability, tags and the extensions list), the desired
+// policies, quotas, network IP availability, security groups, routers and floating IPs,
+// QoS policies and rules, trunks, agents, tags and the extensions list), the desired
 // state each host's network driver realises, and the DevStack default topology.
 //
 // The database is the source of truth. An API call validates and writes in one short

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	netdriver "github.com/gostack/gostack/internal/driver/network"
@@ -24,6 +25,15 @@ func (s *Service) DesiredState(ctx context.Context, host string) (*netdriver.Sta
 	for _, p := range rows {
 		netIDs[p.NetworkID] = true
 	}
+	trunks, err := s.trunksOn(ctx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("desired state: %w", err)
+	}
+	for _, t := range trunks {
+		for _, sp := range t.SubPorts {
+			netIDs[sp.NetworkID] = true
+		}
+	}
 	// DHCP ports of those networks are realised where their network's ports are.
 	if err := s.attachNetworks(ctx, st, netIDs); err != nil {
 		return nil, err
@@ -35,7 +45,7 @@ func (s *Service) DesiredState(ctx context.Context, host string) (*netdriver.Sta
 	for _, p := range rows {
 		port := netdriver.Port{ID: p.ID, NetworkID: p.NetworkID, ProjectID: p.ProjectID, DeviceID: p.DeviceID,
 			DeviceOwner: p.DeviceOwner, MACAddress: p.MAC, AdminStateUp: p.Admin, MTU: mtu[p.NetworkID],
-			PortSecurity: p.PortSec, SecurityGroupIDs: sgs[p.ID], VNICType: p.VNIC}
+			PortSecurity: p.PortSec, SecurityGroupIDs: sgs[p.ID], VNICType: p.VNIC, Trunk: trunks[p.ID]}
 		for _, f := range ips[p.ID] {
 			port.FixedIPs = append(port.FixedIPs, netdriver.FixedIP{SubnetID: f.SubnetID, IPAddress: f.IP})
 		}
@@ -58,6 +68,9 @@ func (s *Service) DesiredState(ctx context.Context, host string) (*netdriver.Sta
 	if err := s.attachSecurityGroups(ctx, st); err != nil {
 		return nil, err
 	}
+	if err := s.attachQoS(ctx, st); err != nil {
+		return nil, err
+	}
 	if host == s.cfg.Host {
 		if err := s.attachRouters(ctx, st); err != nil {
 			return nil, err
@@ -65,7 +78,11 @@ func (s *Service) DesiredState(ctx context.Context, host string) (*netdriver.Sta
 	}
 	var rev int64
 	_ = s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(revision_number), 0) + COUNT(*) FROM net_ports WHERE binding_host_id = ?`, host).Scan(&rev)
-	st.Revision = rev
+	// QoS rule changes bump their policy, subport changes their trunk.
+	var extra int64
+	_ = s.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(revision_number), 0) + COUNT(*) FROM net_qos_policies)
+		+ (SELECT COALESCE(SUM(revision_number), 0) + COUNT(*) FROM net_trunks) + (SELECT COUNT(*) FROM net_qos_bindings)`).Scan(&extra)
+	st.Revision = rev + extra
 	return st, nil
 }
 
@@ -194,6 +211,9 @@ func (s *Service) ApplyOnce(ctx context.Context) error {
 		if err := s.Heartbeat(ctx, s.cfg.Host); err != nil {
 			return err
 		}
+	}
+	if err := s.syncTrunkStatus(ctx, rep.PortStatus); err != nil {
+		return err
 	}
 	ids := make([]string, 0, len(rep.PortStatus))
 	for id := range rep.PortStatus {
@@ -399,4 +419,134 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// trunksOn returns the trunks whose parent is one of ports, by parent port id, with
+// their subports' ports.
+func (s *Service) trunksOn(ctx context.Context, ports []*portRow) (map[string]*netdriver.Trunk, error) {
+	out := map[string]*netdriver.Trunk{}
+	if len(ports) == 0 {
+		return out, nil
+	}
+	parent := map[string]bool{}
+	for _, p := range ports {
+		parent[p.ID] = true
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, port_id, admin_state_up FROM net_trunks ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	byTrunk := map[string]*netdriver.Trunk{}
+	for rows.Next() {
+		var id, port string
+		var admin bool
+		if err := rows.Scan(&id, &port, &admin); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if parent[port] {
+			t := &netdriver.Trunk{ID: id, AdminStateUp: admin}
+			out[port], byTrunk[id] = t, t
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(byTrunk) == 0 {
+		return out, err
+	}
+	subs, err := loadSubports(ctx, s.db, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range subs {
+		t := byTrunk[sp.TrunkID]
+		if t == nil {
+			continue
+		}
+		prow, ips, _, err := loadPortRows(ctx, s.db, ` AND id = ?`, []any{sp.PortID}, sp.PortID)
+		if err != nil {
+			return nil, err
+		}
+		if len(prow) == 0 {
+			continue
+		}
+		d := netdriver.SubPort{PortID: sp.PortID, NetworkID: prow[0].NetworkID, MACAddress: prow[0].MAC,
+			SegmentationType: sp.SegType, SegmentationID: int(sp.SegID)}
+		for _, f := range ips[sp.PortID] {
+			d.FixedIPs = append(d.FixedIPs, netdriver.FixedIP{SubnetID: f.SubnetID, IPAddress: f.IP})
+		}
+		t.SubPorts = append(t.SubPorts, d)
+	}
+	return out, nil
+}
+
+// attachQoS sets the networks' and ports' QoS policies and adds the policies they use
+// with their rules. A port enforces its own policy, else its network's unless a network
+// device owns it (router gateways excepted), as Neutron's QosRule.should_apply_to_port.
+func (s *Service) attachQoS(ctx context.Context, st *netdriver.State) error {
+	nets, err := loadQosBindings(ctx, s.db, "network", "")
+	if err != nil {
+		return err
+	}
+	ports, err := loadQosBindings(ctx, s.db, "port", "")
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for i := range st.Networks {
+		n := &st.Networks[i]
+		n.QoSPolicyID = nets[n.ID]
+		if n.QoSPolicyID != "" {
+			used[n.QoSPolicyID] = true
+		}
+	}
+	for i := range st.Ports {
+		p := &st.Ports[i]
+		pid := ports[p.ID]
+		device := strings.HasPrefix(p.DeviceOwner, "network:") || strings.HasPrefix(p.DeviceOwner, "neutron:")
+		if pid == "" && (!device || p.DeviceOwner == ownerRouterGateway) {
+			pid = nets[p.NetworkID]
+		}
+		p.QoSPolicyID = pid
+		if pid != "" {
+			used[pid] = true
+		}
+	}
+	if len(used) == 0 {
+		return nil
+	}
+	rules, err := loadQosRuleRows(ctx, s.db, "")
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(used))
+	for id := range used {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		pol := netdriver.QoSPolicy{ID: id}
+		for _, rr := range rules {
+			if rr.PolicyID != id {
+				continue
+			}
+			rule := netdriver.QoSRule{ID: rr.ID, Type: rr.Type}
+			if rr.Direction != nil {
+				rule.Direction = *rr.Direction
+			}
+			for _, f := range []struct {
+				src *int64
+				dst *int64
+			}{{rr.MaxKbps, &rule.MaxKbps}, {rr.MaxBurst, &rule.MaxBurstKbps}, {rr.MinKbps, &rule.MinKbps}} {
+				if f.src != nil {
+					*f.dst = *f.src
+				}
+			}
+			if rr.DSCPMark != nil {
+				rule.DSCPMark = int(*rr.DSCPMark)
+			}
+			pol.Rules = append(pol.Rules, rule)
+		}
+		st.QoSPolicies = append(st.QoSPolicies, pol)
+	}
+	return nil
 }

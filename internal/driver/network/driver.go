@@ -37,6 +37,8 @@ type State struct {
 	FloatingIPs []FloatingIP
 	// Metadata says whether the metadata proxy (169.254.169.254) is served.
 	Metadata bool
+	// QoSPolicies are the QoS policies the networks and ports name, with their rules.
+	QoSPolicies []QoSPolicy
 }
 
 // Network is a network and how it reaches the wire.
@@ -47,6 +49,9 @@ type Network struct {
 	External            bool
 	Segments            []Segment
 	Subnets             []Subnet
+	// QoSPolicyID is the network's QoS policy ("" none); its ports without their own
+	// inherit it (see Port.QoSPolicyID).
+	QoSPolicyID string
 }
 
 // Segment is one L2 segment of a network.
@@ -88,6 +93,44 @@ type Port struct {
 	AllowedAddressPairs []AddressPair
 	VNICType            string
 	Profile             map[string]any
+	// QoSPolicyID is the QoS policy the port must enforce ("" none): its own, else its
+	// network's unless a network device owns the port (router gateways excepted).
+	QoSPolicyID string
+	// Trunk is set when the port is a trunk's parent: its subports ride it VLAN-tagged.
+	Trunk *Trunk
+}
+
+// QoSPolicy is a QoS policy with its rules.
+type QoSPolicy struct {
+	ID    string
+	Rules []QoSRule
+}
+
+// QoSRule is one QoS rule: Type bandwidth_limit (MaxKbps, MaxBurstKbps, Direction),
+// dscp_marking (DSCPMark) or minimum_bandwidth (MinKbps, Direction). Direction is
+// ingress or egress as Neutron sees it from the VM's side of the port.
+type QoSRule struct {
+	ID, Type, Direction            string
+	MaxKbps, MaxBurstKbps, MinKbps int64
+	DSCPMark                       int
+}
+
+// Trunk is a trunk on its parent port.
+type Trunk struct {
+	ID           string
+	AdminStateUp bool
+	SubPorts     []SubPort
+}
+
+// SubPort is a port carried on a trunk's parent with a VLAN tag; its network is in the
+// state's Networks. Once the trunk is wired the subport is bound to the parent's host
+// (device_owner trunk:subport) and also appears in Ports, where its status is reported.
+type SubPort struct {
+	PortID, NetworkID, MACAddress string
+	// SegmentationType is "vlan"; SegmentationID the VLAN id (1–4094).
+	SegmentationType string
+	SegmentationID   int
+	FixedIPs         []FixedIP
 }
 
 // FixedIP is one address of a port.
