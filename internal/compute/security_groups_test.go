@@ -271,6 +271,7 @@ func TestServerSecurityGroups(t *testing.T) {
 		for _, g := range list {
 			out = append(out, g.(map[string]any)["name"].(string))
 		}
+		slices.Sort(out) // in the ports' order, which is Neutron's
 		return out
 	}
 	if got := sgNames(); strings.Join(got, ",") != "default" {
