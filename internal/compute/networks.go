@@ -235,7 +235,7 @@ func (s *Service) resolveNetworks(ctx context.Context, c *call, req *createReque
 	switch req.networks {
 	case "none":
 		req.rawNetworks, _ = json.Marshal("none")
-		return nil
+		return s.checkSecurityGroups(ctx, c, req)
 	case "list":
 		for _, o := range req.netList {
 			nic := requestedNIC{}
@@ -361,6 +361,10 @@ func (s *Service) checkSecurityGroups(ctx context.Context, c *call, req *createR
 		return nil
 	}
 	for _, n := range req.secGroups {
+		if n == "default" {
+			// Nova's _check_requested_secgroups leaves "default" to the port create.
+			continue
+		}
 		if _, err := s.findSecurityGroup(ctx, c.caller, project, n); err != nil {
 			return err
 		}
@@ -368,31 +372,18 @@ func (s *Service) checkSecurityGroups(ctx context.Context, c *call, req *createR
 	return nil
 }
 
-// findSecurityGroup resolves a security group name (or id) of project to its id.
+// findSecurityGroup resolves a security group name (or id) of project to its id, as
+// Nova's validate_name does through neutronclient: an unknown group is a 400, an
+// ambiguous name a 409.
 func (s *Service) findSecurityGroup(ctx context.Context, caller *api.Caller, project, nameOrID string) (string, error) {
-	var out struct {
-		SecurityGroups []struct {
-			ID string `json:"id"`
-		} `json:"security_groups"`
+	id, found, err := s.resolveSecurityGroup(ctx, caller, project, nameOrID)
+	if err != nil {
+		return "", err
 	}
-	q := url.Values{"name": {nameOrID}, "project_id": {project}, "fields": {"id"}}
-	if _, err := s.neutron(ctx, caller, "GET", "/v2.0/security-groups?"+q.Encode(), nil, &out); err != nil {
-		return "", fmt.Errorf("find security group: %w", err)
+	if !found {
+		return "", badRequest("Security group %s not found for project %s.", nameOrID, project)
 	}
-	switch len(out.SecurityGroups) {
-	case 1:
-		return out.SecurityGroups[0].ID, nil
-	case 0:
-	default:
-		return "", conflict("Multiple security groups found matching '%s'. Use an ID to be more specific.", nameOrID)
-	}
-	if validUUID(nameOrID) {
-		code, _ := s.neutron(ctx, caller, "GET", "/v2.0/security-groups/"+url.PathEscape(nameOrID), nil, nil)
-		if code == http.StatusOK {
-			return nameOrID, nil
-		}
-	}
-	return "", badRequest("Security group %s not found for project %s.", nameOrID, project)
+	return id, nil
 }
 
 // netVIF is one entry of Instance.NetworkInfo: Nova's network info model

@@ -37,6 +37,8 @@ func defaultPolicies() map[string]string {
 		serverPolicies(),
 		adminPolicies(),
 		networkProxyPolicies(),
+		securityGroupPolicies(),
+		floatingIPPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

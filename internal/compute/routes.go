@@ -40,6 +40,8 @@ func (s *Service) Routes() []api.Route {
 		s.imageRoutes(),
 		s.externalEventRoutes(),
 		s.networkProxyRoutes(),
+		s.securityGroupRoutes(),
+		s.floatingIPRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

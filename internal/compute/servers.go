@@ -136,6 +136,9 @@ func (s *Service) listServers(w http.ResponseWriter, r *http.Request, c *call) e
 		if err != nil {
 			return err
 		}
+		if err := s.withPortSecurityGroups(ctx, c, insts, ex); err != nil {
+			return err
+		}
 		o := s.viewOptions(c, "", false)
 		for _, inst := range insts {
 			out = append(out, s.detailView(r, c, inst, ex, o))
@@ -181,6 +184,9 @@ func (s *Service) writeServer(w http.ResponseWriter, r *http.Request, c *call, i
 	o := s.viewOptions(c, inst.ProjectID, true)
 	ex, err := s.loadExtras(r.Context(), s.db, []*Instance{inst}, o.groups, o.hostStatus > 0)
 	if err != nil {
+		return err
+	}
+	if err := s.withPortSecurityGroups(r.Context(), c, []*Instance{inst}, ex); err != nil {
 		return err
 	}
 	writeViewJSON(w, status, map[string]any{"server": s.detailView(r, c, inst, ex, o)})

@@ -108,6 +108,8 @@ func (s *Service) actions() map[string]actionDef {
 		"os-getRDPConsole":    {rule: "os_compute_api:os-remote-consoles", maxVer: 5, run: s.actionLegacyConsole("rdp")},
 		"addSecurityGroup":    {rule: "os_compute_api:os-security-groups:add", run: s.actionSecurityGroup(true)},
 		"removeSecurityGroup": {rule: "os_compute_api:os-security-groups:remove", run: s.actionSecurityGroup(false)},
+		"addFloatingIp":       {rule: "os_compute_api:os-floating-ips:add", maxVer: 43, run: s.actionAddFloatingIP},
+		"removeFloatingIp":    {rule: "os_compute_api:os-floating-ips:remove", maxVer: 43, run: s.actionRemoveFloatingIP},
 		"forceDelete":         {rule: "os_compute_api:os-deferred-delete:force", run: s.actionForceDelete},
 		"restore":             {rule: "os_compute_api:os-deferred-delete:restore", run: s.actionRestore},
 		"addFixedIp":          {rule: "os_compute_api:os-multinic:add", maxVer: 43, run: s.actionAddFixedIP},
@@ -1224,6 +1226,9 @@ func (s *Service) actionRebuild(w http.ResponseWriter, r *http.Request, c *call,
 	if err != nil {
 		return err
 	}
+	if err := s.withPortSecurityGroups(ctx, c, []*Instance{inst}, ex); err != nil {
+		return err
+	}
 	if !c.at(75) {
 		o2.extendedAttr, o2.hostStatus = false, 0
 	}
@@ -1436,48 +1441,6 @@ func (s *Service) actionLegacyConsole(protocol string) actionFunc {
 			return err
 		}
 		return s.remoteConsole(w, r, c, id, protocol, typ, false)
-	}
-}
-
-// actionSecurityGroup is addSecurityGroup / removeSecurityGroup: the names are recorded
-// for the network side to apply.
-func (s *Service) actionSecurityGroup(add bool) actionFunc {
-	key := "addSecurityGroup"
-	if !add {
-		key = "removeSecurityGroup"
-	}
-	return func(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
-		o, err := bodyObject(key, body, false)
-		if err != nil {
-			return err
-		}
-		name, err := serverNameField("name", o["name"], false)
-		if err != nil {
-			if !o.Has("name") {
-				return badRequest("Missing parameter dict")
-			}
-			return err
-		}
-		_, err = s.run(r, c, id, transition{action: key, record: key, noTaskKind: true, check: stateCheck{anyTask: true},
-			prepare: func(_ context.Context, _ *store.Tx, inst *Instance) (any, error) {
-				has := slices.Contains(inst.Request.SecurityGroups, name)
-				switch {
-				case add && has:
-					return nil, badRequest("Security group %s is already associated with the instance %s", name, inst.UUID)
-				case !add && !has:
-					return nil, badRequest("Security group %s not associated with the instance %s", name, inst.UUID)
-				case add:
-					inst.Request.SecurityGroups = append(inst.Request.SecurityGroups, name)
-				default:
-					inst.Request.SecurityGroups = slices.DeleteFunc(inst.Request.SecurityGroups, func(n string) bool { return n == name })
-				}
-				return nil, nil
-			}})
-		if err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusAccepted)
-		return nil
 	}
 }
 

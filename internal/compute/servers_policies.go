@@ -108,9 +108,6 @@ func serverPolicies() map[string]string {
 		"os_compute_api:os-deferred-delete:restore":            ruleMemberOrAdmin,
 		"os_compute_api:os-deferred-delete:force":              ruleMemberOrAdmin,
 		"os_compute_api:os-extended-server-attributes":         ruleAdmin,
-		"os_compute_api:os-security-groups:list":               ruleReaderOrAdmin,
-		"os_compute_api:os-security-groups:add":                ruleMemberOrAdmin,
-		"os_compute_api:os-security-groups:remove":             ruleMemberOrAdmin,
 		"os_compute_api:os-multinic:add":                       ruleMemberOrAdmin,
 		"os_compute_api:os-multinic:remove":                    ruleMemberOrAdmin,
 	}

@@ -833,21 +833,6 @@ func (s *Service) serverTopology(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
-// listServerSecurityGroups is GET /servers/{id}/os-security-groups.
-func (s *Service) listServerSecurityGroups(w http.ResponseWriter, r *http.Request, c *call) error {
-	inst, err := s.getServer(r.Context(), s.db, c, r.PathValue("server_id"), c.rule)
-	if err != nil {
-		return err
-	}
-	groups := []map[string]any{}
-	for _, n := range inst.Request.SecurityGroups {
-		groups = append(groups, map[string]any{"name": n, "description": "", "id": "", "rules": []any{},
-			"tenant_id": inst.ProjectID})
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"security_groups": groups})
-	return nil
-}
-
 // consoleTypes are the console types each protocol accepts.
 var consoleTypes = map[string][]string{"vnc": {"novnc", "xvpvnc"}, "spice": {"spice-html5", "spice-direct"},
 	"serial": {"serial"}, "rdp": {"rdp-html5"}, "mks": {"webmks"}}

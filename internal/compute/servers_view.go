@@ -72,6 +72,23 @@ type serverExtras struct {
 	groups   map[string][]string
 	zones    map[string]string
 	services map[string]hostService
+	// portSGs are the security groups on the servers' ports (withPortSecurityGroups);
+	// nil when not loaded, and then the recorded names are shown.
+	portSGs map[string][]map[string]string
+}
+
+// withPortSecurityGroups loads the groups on insts' ports into ex, as the caller sees
+// them (Nova's _add_security_grps). Without a networking service the recorded names stay.
+func (s *Service) withPortSecurityGroups(ctx context.Context, c *call, insts []*Instance, ex *serverExtras) error {
+	if s.networkAPI == nil || len(insts) == 0 {
+		return nil
+	}
+	sgs, err := s.portSecurityGroupNames(ctx, c.caller, insts)
+	if err != nil {
+		return err
+	}
+	ex.portSGs = sgs
+	return nil
 }
 
 // hostService is what host_status needs of a host's compute service.
@@ -357,7 +374,11 @@ func (s *Service) detailView(r *http.Request, c *call, inst *Instance, ex *serve
 	v["key_name"] = inst.KeyName
 	v["OS-SRV-USG:launched_at"] = isoMicro(inst.LaunchedAt)
 	v["OS-SRV-USG:terminated_at"] = isoMicro(inst.TerminatedAt)
-	if sgs := securityGroupsOf(inst); len(sgs) > 0 {
+	if ex.portSGs != nil {
+		if sgs := ex.portSGs[inst.UUID]; len(sgs) > 0 {
+			v["security_groups"] = sgs
+		}
+	} else if sgs := securityGroupsOf(inst); len(sgs) > 0 {
 		v["security_groups"] = sgs
 	}
 	if o.extendedAttr {

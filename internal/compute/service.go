@@ -64,6 +64,9 @@ type Config struct {
 	MaxBuildAttempts int
 	// ConductorWorkers bounds the tasks the conductor runs at once (8).
 	ConductorWorkers int
+	// DefaultFloatingPool is [neutron] default_floating_pool: the external network
+	// os-floating-ips allocates from when no pool is named ("public", as DevStack sets it).
+	DefaultFloatingPool string
 }
 
 // Deps are the other services compute works with.
@@ -110,6 +113,9 @@ func New(ctx context.Context, db *store.DB, enforcer *policy.Enforcer, cfg Confi
 	}
 	if cfg.ServiceDownTime == 0 {
 		cfg.ServiceDownTime = 60 * time.Second
+	}
+	if cfg.DefaultFloatingPool == "" {
+		cfg.DefaultFloatingPool = "public"
 	}
 	if cfg.ListLimitMax == 0 {
 		cfg.ListLimitMax = 1000
