@@ -68,6 +68,9 @@ func (s *Service) crudRoutes(k *kind, create, update, del handler) []route {
 		}},
 	}
 	if create != nil {
+		if del != nil {
+			create = s.bulkCreate(k, create, del)
+		}
 		rs = append(rs, route{"POST", base, "create_" + k.singular, create})
 	}
 	if update != nil {
