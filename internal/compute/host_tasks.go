@@ -282,6 +282,11 @@ func (a *HostAgent) build(ctx context.Context, t *Task) error {
 	power := a.powerOf(ctx, di, PowerRunning)
 	return a.succeed(ctx, t, inst.UUID, ev, []string{TaskSpawning}, func(_ *store.Tx, i *Instance) error {
 		i.VMState, i.TaskState, i.PowerState = VMActive, "", power
+		if i.RootDeviceName == nil {
+			// The root disk is the first virtio disk, as Nova's libvirt driver names it.
+			root := "/dev/vda"
+			i.RootDeviceName = &root
+		}
 		if i.LaunchedAt == nil {
 			ts := now()
 			i.LaunchedAt = &ts
