@@ -42,7 +42,8 @@ var multiValued = map[string]bool{
 }
 
 // ValidateExtraDHCPOpts validates a port's extra_dhcp_opts. Each option has an opt_name
-// that is a known dnsmasq option or an option number (1–254, or "option6:" numbers), an
+// that is a known dnsmasq option, an option number (1–254, or "option6:" numbers) or a
+// plain name of letters, digits and "_.+-", an
 // opt_value without control characters (so no option can end a dnsmasq line and inject
 // configuration), commas only for options that take lists, and ip_version 4 or 6. A null
 // opt_value is allowed on updates (it deletes the option). Values are returned in
@@ -116,8 +117,21 @@ func validOptName(name string) bool {
 	if dhcpOptionNames[n] {
 		return true
 	}
-	num, err := strconv.Atoi(n)
-	return err == nil && num >= 1 && num <= 254 && strconv.Itoa(num) == n
+	if num, err := strconv.Atoi(n); err == nil {
+		return num >= 1 && num <= 254 && strconv.Itoa(num) == n
+	}
+	// Neutron stores any name; gostack accepts other names made only of letters, digits
+	// and "_.+-" (which cannot end a configuration line or start another option) and its
+	// own DHCP server ignores the ones it does not know.
+	if len(n) == 0 || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.+-", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // mergeDHCPOpts applies an update's options to the current ones: same name and version
