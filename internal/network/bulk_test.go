@@ -32,3 +32,14 @@ func TestBulkCreate(t *testing.T) {
 	}
 	tc.doAs(t, tc.demoToken, "POST", "/v2.0/networks", map[string]any{"networks": []any{}}, nil).want(t, 400)
 }
+
+func TestPortRefusesDuplicateSecurityGroups(t *testing.T) {
+	tc := newTestCloud(t)
+	nid, _ := tc.portNet(t, tc.demoToken, "10.7.1.0/24", nil)
+	sgs := tc.doAs(t, tc.demoToken, "GET", "/v2.0/security-groups?name=default", nil, nil).want(t, 200).body["security_groups"].([]any)
+	sg := sgs[0].(map[string]any)["id"].(string)
+	tc.doAs(t, tc.demoToken, "POST", "/v2.0/ports", map[string]any{"port": map[string]any{"network_id": nid,
+		"security_groups": []any{sg, sg}}}, nil).fault(t, 400, "HTTPBadRequest")
+	tc.doAs(t, tc.demoToken, "POST", "/v2.0/ports", map[string]any{"port": map[string]any{"network_id": nid,
+		"security_groups": []any{sg}}}, nil).want(t, 201)
+}

@@ -484,7 +484,14 @@ func (s *Service) parsePortAttrs(b body, spec *portSpec, create bool) error {
 		if spec.sgs, _, err = b.strList("security_groups"); err != nil {
 			return err
 		}
-		spec.sgs = slices.Compact(slices.Sorted(slices.Values(spec.sgs)))
+		// neutron-lib's uuid_list validator refuses repeated ids.
+		sorted := slices.Sorted(slices.Values(spec.sgs))
+		for i := 1; i < len(sorted); i++ {
+			if sorted[i] == sorted[i-1] {
+				return invalidAttr("security_groups", fmt.Sprintf("Duplicate items in the list: '%s'", truncate(sorted[i], 64)))
+			}
+		}
+		spec.sgs = sorted
 		spec.hasSGs = true
 	}
 	if b.Has("allowed_address_pairs") {
