@@ -1,4 +1,4 @@
-// Command gostack is an OpenStack-compatible cloud in one binary. `gostack up` runs the
+// Package main is the gostack command, an OpenStack-compatible cloud in one binary. `gostack up` runs the
 // whole cloud on this machine; see `gostack --help`.
 package main
 

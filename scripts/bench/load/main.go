@@ -1,4 +1,4 @@
-// Command load is the HTTP load generator of scripts/bench: it sends one request shape
+// Package main is the load command, the HTTP load generator of scripts/bench: it sends one request shape
 // from a fixed number of concurrent clients, bounded by a request count and a duration,
 // and prints one line of results (count, errors, throughput, latency percentiles) that
 // the benchmark scripts parse. It uses only the standard library so that the figures can
