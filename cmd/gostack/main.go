@@ -1,5 +1,5 @@
-// Package main is the gostack command, an OpenStack-compatible cloud in one binary. `gostack up` runs the
-// whole cloud on this machine; see `gostack --help`.
+// Package main is the gostack command, an OpenStack-compatible cloud in one binary.
+// `gostack up` runs the whole cloud on this machine; see `gostack --help`.
 package main
 
 import (

@@ -1,5 +1,5 @@
-// Package main is the load command, the HTTP load generator of scripts/bench: it sends one request shape
-// from a fixed number of concurrent clients, bounded by a request count and a duration,
+// Package main is the load command, the HTTP load generator of scripts/bench: it sends
+// one request shape from a fixed number of concurrent clients, bounded by a request count and a duration,
 // and prints one line of results (count, errors, throughput, latency percentiles) that
 // the benchmark scripts parse. It uses only the standard library so that the figures can
 // be reproduced from a checkout with nothing but Go.
