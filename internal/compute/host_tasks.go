@@ -137,6 +137,18 @@ type simpleOp struct {
 	failVM  string
 }
 
+// viaOptional is a simple operation's call that uses an optional driver ability (Pauser,
+// Suspender, ...), answering Nova's "not supported" when the driver lacks it.
+func viaOptional[T any](op func(T, context.Context, *computedriver.Instance) error) func(context.Context, *HostAgent, *computedriver.Instance, *Instance, taskArgs) error {
+	return func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
+		p, err := optional[T](a.driver)
+		if err != nil {
+			return err
+		}
+		return op(p, ctx, di)
+	}
+}
+
 // optional returns the driver as T, or ErrNotSupported.
 func optional[T any](d computedriver.Driver) (T, error) {
 	v, ok := d.(T)
@@ -163,37 +175,13 @@ var simpleOps = map[TaskKind]simpleOp{
 			return a.driver.Reboot(ctx, di, hard)
 		}},
 	TaskPause: {event: "compute_pause_instance", expect: []string{TaskPausing}, vmState: VMPaused, power: PowerPaused,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.Pauser](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.Pause(ctx, di)
-		}},
+		call: viaOptional(computedriver.Pauser.Pause)},
 	TaskUnpause: {event: "compute_unpause_instance", expect: []string{TaskUnpausing}, vmState: VMActive, power: PowerRunning,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.Pauser](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.Unpause(ctx, di)
-		}},
+		call: viaOptional(computedriver.Pauser.Unpause)},
 	TaskSuspend: {event: "compute_suspend_instance", expect: []string{TaskSuspending}, vmState: VMSuspended, power: PowerSuspended,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.Suspender](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.Suspend(ctx, di)
-		}},
+		call: viaOptional(computedriver.Suspender.Suspend)},
 	TaskResume: {event: "compute_resume_instance", expect: []string{TaskResuming}, vmState: VMActive, power: PowerRunning,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.Suspender](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.Resume(ctx, di)
-		}},
+		call: viaOptional(computedriver.Suspender.Resume)},
 	TaskRescue: {event: "compute_rescue_instance", expect: []string{TaskRescuing}, vmState: VMRescued, power: PowerRunning,
 		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, inst *Instance, args taskArgs) error {
 			p, err := optional[computedriver.Rescuer](a.driver)
@@ -211,21 +199,9 @@ var simpleOps = map[TaskKind]simpleOp{
 			return p.Rescue(ctx, di, img)
 		}},
 	TaskUnrescue: {event: "compute_unrescue_instance", expect: []string{TaskUnrescuing}, vmState: VMActive, power: PowerRunning,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.Rescuer](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.Unrescue(ctx, di)
-		}},
+		call: viaOptional(computedriver.Rescuer.Unrescue)},
 	TaskCrashDump: {event: "compute_trigger_crash_dump", expect: []string{""}, power: PowerRunning,
-		call: func(ctx context.Context, a *HostAgent, di *computedriver.Instance, _ *Instance, _ taskArgs) error {
-			p, err := optional[computedriver.CrashDumper](a.driver)
-			if err != nil {
-				return err
-			}
-			return p.TriggerCrashDump(ctx, di)
-		}},
+		call: viaOptional(computedriver.CrashDumper.TriggerCrashDump)},
 }
 
 // simple runs a one-call operation.

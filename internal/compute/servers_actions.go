@@ -728,6 +728,18 @@ func (s *Service) actionResize(w http.ResponseWriter, r *http.Request, c *call, 
 	return nil
 }
 
+// resizeMigrationParams is the prepare step of confirmResize and revertResize: it moves
+// the resize's migration to status and hands its id to the task.
+func resizeMigrationParams(status string) func(context.Context, *store.Tx, *Instance) (any, error) {
+	return func(ctx context.Context, tx *store.Tx, inst *Instance) (any, error) {
+		mid, err := resizeMigration(ctx, tx, inst, status)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"migration_id": mid}, nil
+	}
+}
+
 // resizeMigration finds the migration a resized instance waits on.
 func resizeMigration(ctx context.Context, tx *store.Tx, inst *Instance, newStatus string) (int64, error) {
 	var mid int64
@@ -748,13 +760,7 @@ func resizeMigration(ctx context.Context, tx *store.Tx, inst *Instance, newStatu
 func (s *Service) actionConfirmResize(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	t := transition{action: "confirmResize", record: ActionConfirmResize, kind: TaskConfirmResize,
 		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
-		prepare: func(ctx context.Context, tx *store.Tx, inst *Instance) (any, error) {
-			mid, err := resizeMigration(ctx, tx, inst, "confirming")
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"migration_id": mid}, nil
-		}}
+		prepare: resizeMigrationParams("confirming")}
 	if _, err := s.run(r, c, id, t); err != nil {
 		return err
 	}
@@ -766,13 +772,7 @@ func (s *Service) actionConfirmResize(w http.ResponseWriter, r *http.Request, c 
 func (s *Service) actionRevertResize(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	t := transition{action: "revertResize", record: ActionRevertResize, kind: TaskRevertResize, taskState: TaskResizeReverting,
 		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
-		prepare: func(ctx context.Context, tx *store.Tx, inst *Instance) (any, error) {
-			mid, err := resizeMigration(ctx, tx, inst, "reverting")
-			if err != nil {
-				return nil, err
-			}
-			return map[string]any{"migration_id": mid}, nil
-		}}
+		prepare: resizeMigrationParams("reverting")}
 	if _, err := s.run(r, c, id, t); err != nil {
 		return err
 	}
