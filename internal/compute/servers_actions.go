@@ -759,7 +759,7 @@ func resizeMigration(ctx context.Context, tx *store.Tx, inst *Instance, newStatu
 // actionConfirmResize is confirmResize (204, no task_state).
 func (s *Service) actionConfirmResize(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	t := transition{action: "confirmResize", record: ActionConfirmResize, kind: TaskConfirmResize,
-		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
+		check:   stateCheck{vm: []string{VMResized}, lock: true, launched: true},
 		prepare: resizeMigrationParams("confirming")}
 	if _, err := s.run(r, c, id, t); err != nil {
 		return err
@@ -771,7 +771,7 @@ func (s *Service) actionConfirmResize(w http.ResponseWriter, r *http.Request, c 
 // actionRevertResize is revertResize.
 func (s *Service) actionRevertResize(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	t := transition{action: "revertResize", record: ActionRevertResize, kind: TaskRevertResize, taskState: TaskResizeReverting,
-		check: stateCheck{vm: []string{VMResized}, lock: true, launched: true},
+		check:   stateCheck{vm: []string{VMResized}, lock: true, launched: true},
 		prepare: resizeMigrationParams("reverting")}
 	if _, err := s.run(r, c, id, t); err != nil {
 		return err
