@@ -1,17 +1,13 @@
 package compute
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gostack/gostack/internal/api"
@@ -158,33 +154,15 @@ func (tc *testCloud) startCompute(t testing.TB, hosts int) map[string]*fake.Driv
 	return drivers
 }
 
-// passwordToken issues a project-scoped token for a Default-domain user.
+// passwordToken issues a project-scoped token for a Default-domain user (and remembers
+// the demo account's ids).
 func (tc *testCloud) passwordToken(t testing.TB, user, password, project string) string {
 	t.Helper()
-	body := map[string]any{"auth": map[string]any{
-		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
-			"user": map[string]any{"name": user, "password": password, "domain": map[string]any{"id": "default"}}}},
-		"scope": map[string]any{"project": map[string]any{"name": project, "domain": map[string]any{"id": "default"}}},
-	}}
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequest("POST", "/v3/auth/tokens", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	tc.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("token for %s: status %d: %s", user, rec.Code, rec.Body)
-	}
+	tok, userID, projectID := testkit.IssueToken(t, tc.handler, user, password, project)
 	if user == "demo" {
-		var out struct {
-			Token struct {
-				User    struct{ ID string } `json:"user"`
-				Project struct{ ID string } `json:"project"`
-			} `json:"token"`
-		}
-		_ = json.Unmarshal(rec.Body.Bytes(), &out)
-		tc.demoUserID, tc.demoProjectID = out.Token.User.ID, out.Token.Project.ID
+		tc.demoUserID, tc.demoProjectID = userID, projectID
 	}
-	return rec.Header().Get("X-Subject-Token")
+	return tok
 }
 
 // resp is a decoded response.
@@ -211,38 +189,12 @@ func (tc *testCloud) doAs(t testing.TB, token, ver, method, path string, body an
 // raw sends a request to any service path.
 func (tc *testCloud) raw(t testing.TB, token, ver, method, path string, body any) resp {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			enc, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd = bytes.NewReader(enc)
-		}
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("X-Auth-Token", token)
-	}
+	hdr := map[string]string{"X-Auth-Token": token}
 	if ver != "" {
-		req.Header.Set("OpenStack-API-Version", "compute "+ver)
+		hdr["OpenStack-API-Version"] = "compute " + ver
 	}
-	rec := httptest.NewRecorder()
-	tc.handler.ServeHTTP(rec, req)
-	out := resp{code: rec.Code, header: rec.Header(), raw: rec.Body.String()}
-	if b := bytes.TrimSpace(rec.Body.Bytes()); len(b) > 0 && b[0] == '{' {
-		if err := json.Unmarshal(b, &out.body); err != nil {
-			t.Fatalf("%s %s: response is not JSON: %q", method, path, b)
-		}
-	}
-	return out
+	r := testkit.Serve(t, tc.handler, method, path, hdr, body)
+	return resp{code: r.Code, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 // want fails the test unless the response has the status.

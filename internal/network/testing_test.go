@@ -1,16 +1,12 @@
 package network
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gostack/gostack/internal/api"
@@ -77,26 +73,8 @@ func newTestCloud(t testing.TB) *testCloud {
 // passwordToken issues a project-scoped token and returns it with the project id.
 func (tc *testCloud) passwordToken(t testing.TB, user, password, project string) (string, string) {
 	t.Helper()
-	body := map[string]any{"auth": map[string]any{
-		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{
-			"user": map[string]any{"name": user, "password": password, "domain": map[string]any{"id": "default"}}}},
-		"scope": map[string]any{"project": map[string]any{"name": project, "domain": map[string]any{"id": "default"}}},
-	}}
-	b, _ := json.Marshal(body)
-	req := httptest.NewRequest("POST", "/v3/auth/tokens", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	tc.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("token for %s: status %d: %s", user, rec.Code, rec.Body)
-	}
-	var out struct {
-		Token struct {
-			Project struct{ ID string } `json:"project"`
-		} `json:"token"`
-	}
-	_ = json.Unmarshal(rec.Body.Bytes(), &out)
-	return rec.Header().Get("X-Subject-Token"), out.Token.Project.ID
+	tok, _, projectID := testkit.IssueToken(t, tc.handler, user, password, project)
+	return tok, projectID
 }
 
 // resp is a decoded response.
@@ -116,38 +94,12 @@ func (tc *testCloud) do(t testing.TB, method, path string, body any) resp {
 // doAs sends a networking request with the given token and extra headers.
 func (tc *testCloud) doAs(t testing.TB, token, method, path string, body any, hdr map[string]string) resp {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			enc, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rd = bytes.NewReader(enc)
-		}
-	}
-	req := httptest.NewRequest(method, "/networking"+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("X-Auth-Token", token)
-	}
+	h := map[string]string{"X-Auth-Token": token}
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	rec := httptest.NewRecorder()
-	tc.handler.ServeHTTP(rec, req)
-	out := resp{code: rec.Code, header: rec.Header(), raw: rec.Body.String()}
-	if b := bytes.TrimSpace(rec.Body.Bytes()); len(b) > 0 && b[0] == '{' {
-		if err := json.Unmarshal(b, &out.body); err != nil {
-			t.Fatalf("%s %s: response is not JSON: %q", method, path, b)
-		}
-	}
-	return out
+	r := testkit.Serve(t, tc.handler, method, "/networking"+path, h, body)
+	return resp{code: r.Code, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 // want fails the test unless the response has the status.
