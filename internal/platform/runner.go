@@ -163,7 +163,7 @@ type Recorder struct {
 	commands []string
 	// Reply, when set, answers a command (by its String form); the default answers
 	// every command with empty output and success.
-	Reply func(c Command) ([]byte, error)
+	Reply   func(c Command) ([]byte, error)
 	nextPID int
 }
 

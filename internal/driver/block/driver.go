@@ -123,5 +123,5 @@ type BackupStore interface {
 type BackupInfo struct {
 	// SizeBytes is the volume size read; StoredBytes what the store kept.
 	SizeBytes, StoredBytes int64
-	ObjectCount           int
+	ObjectCount            int
 }
