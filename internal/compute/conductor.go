@@ -208,11 +208,20 @@ func (s *Service) conductBuild(ctx context.Context, t *Task) error {
 	return s.buildHandOff(ctx, t, inst, ev)
 }
 
-// buildHandOff moves a claimed build through block device mapping (no volume service
-// is wired yet) and networking (its ports, bound to the chosen host) and hands it to
+// buildHandOff moves a claimed build through block device mapping (its volumes made
+// and connected to the chosen host) and networking (its ports, bound to the chosen host) and hands it to
 // its host for spawning.
 func (s *Service) buildHandOff(ctx context.Context, t *Task, inst *Instance, ev *event) error {
 	if inst.TaskState == TaskBlockDeviceMapping {
+		err := s.prepareBlockDevices(ctx, inst)
+		var be *errBlockDevice
+		if errors.As(err, &be) {
+			return s.buildFailed(ctx, t, inst.UUID, ev, []string{TaskBlockDeviceMapping},
+				"Build of instance "+inst.UUID+" aborted: "+be.msg, be.msg, deref(inst.Host))
+		}
+		if err != nil {
+			return err
+		}
 		inst.TaskState = TaskNetworking
 		ok, err := updateInstance(ctx, s.db, inst, []string{TaskBlockDeviceMapping})
 		if err != nil {
@@ -305,6 +314,9 @@ func (s *Service) conductDelete(ctx context.Context, t *Task) error {
 func (s *Service) completeDelete(ctx context.Context, t *Task, inst *Instance, ev *event, host string) error {
 	if err := s.deallocateNetworks(ctx, inst); err != nil {
 		return fmt.Errorf("release the ports of %s: %w", inst.UUID, err)
+	}
+	if err := s.releaseBlockDevices(ctx, inst); err != nil {
+		return fmt.Errorf("release the volumes of %s: %w", inst.UUID, err)
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.freeInstanceAllocations(ctx, tx, inst.UUID); err != nil {

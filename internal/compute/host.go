@@ -242,6 +242,11 @@ func (s *Service) driverInstance(ctx context.Context, inst *Instance, f FlavorSn
 	if inst.ImageRef != "" {
 		di.Image = s.driverImage(inst, inst.ImageRef)
 	}
+	bdms, err := loadBlockDevices(ctx, s.db, inst.UUID)
+	if err != nil {
+		return nil, err
+	}
+	di.BlockDevices = driverBlockDevices(bdms)
 	return di, nil
 }
 

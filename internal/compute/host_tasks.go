@@ -40,6 +40,10 @@ func (a *HostAgent) runTask(ctx context.Context, t *Task) error {
 		return a.liveMigrate(ctx, t)
 	case TaskEvacuate, TaskRebuild:
 		return a.rebuild(ctx, t)
+	case TaskAttachVolume:
+		return a.attachVolumeTask(ctx, t)
+	case TaskDetachVolume:
+		return a.detachVolumeTask(ctx, t)
 	}
 	if op, ok := simpleOps[t.Kind]; ok {
 		return a.simple(ctx, t, op)

@@ -43,6 +43,10 @@ type createRequest struct {
 	reqNode      string
 	bdms         []api.Object
 	legacyBDMs   []api.Object
+	// plan is the volume mappings the request makes (nil: none); firstUUID the uuid
+	// the (single) server gets, known before its row so that volumes are reserved for it.
+	plan      *bdmPlan
+	firstUUID string
 	configDrive  bool
 	keyName      *string
 	minCount     int64
@@ -784,15 +788,24 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 	if !found {
 		return badRequest("Flavor %s could not be found.", req.flavorRef)
 	}
-	if err := s.checkBDMs(req); err != nil {
-		return err
+	if len(req.bdms) > 0 || len(req.legacyBDMs) > 0 {
+		if req.plan, err = s.planBlockDevices(ctx, c, req); err != nil {
+			return err
+		}
+	} else if req.imageRef == "" {
+		return badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
 	}
+	bootVolume := req.plan != nil && req.plan.bootVolume
 	var img *ImageInfo
-	if req.imageRef != "" {
+	lookup := req.imageRef
+	if bootVolume && req.plan.bootImage != "" {
+		lookup = req.plan.bootImage
+	}
+	if lookup != "" {
 		if s.deps.Images == nil {
 			return badRequest("Can not find requested image")
 		}
-		img, err = s.deps.Images.Image(ctx, c.caller, req.imageRef)
+		img, err = s.deps.Images.Image(ctx, c.caller, lookup)
 		if errors.Is(err, ErrImageNotFound) {
 			return badRequest("Can not find requested image")
 		}
@@ -815,12 +828,12 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 	if err := s.resolveNetworks(ctx, c, req); err != nil {
 		return neutronProblem(err)
 	}
-	if img != nil {
+	if img != nil && !bootVolume {
 		if err := checkFlavorImage(fl, img); err != nil {
 			return err
 		}
 	}
-	if fl.RootGB == 0 && img != nil {
+	if fl.RootGB == 0 && img != nil && !bootVolume {
 		if err := s.authorize(c, "os_compute_api:servers:create:zero_disk_flavor", target); err != nil {
 			return forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
 		}
@@ -850,6 +863,12 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 	password := req.adminPass
 	if password == "" {
 		password = generatePassword()
+	}
+	if req.plan != nil {
+		req.firstUUID = api.NewUUID()
+		if err := s.reserveVolumes(ctx, c, req.plan, req.firstUUID); err != nil {
+			return err
+		}
 	}
 	var created []*Instance
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -884,6 +903,9 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 		return nil
 	})
 	if err != nil {
+		if req.plan != nil {
+			s.unreserveVolumes(ctx, c.caller, req.plan)
+		}
 		return err
 	}
 	s.wake.notify()
@@ -956,8 +978,12 @@ func (s *Service) buildInstance(ctx context.Context, tx *store.Tx, c *call, req 
 		return nil, err
 	}
 	t := now()
+	uuid := api.NewUUID()
+	if index == 0 && req.firstUUID != "" {
+		uuid = req.firstUUID
+	}
 	inst := &Instance{
-		UUID: api.NewUUID(), ID: id, ProjectID: c.caller.ProjectID, UserID: c.caller.UserID,
+		UUID: uuid, ID: id, ProjectID: c.caller.ProjectID, UserID: c.caller.UserID,
 		Name: req.name, Description: req.description, ImageRef: req.imageRef, Flavor: fl.snapshot(),
 		KeyName: req.keyName, UserData: req.userData, VMState: VMBuilding, TaskState: TaskScheduling,
 		PowerState: PowerNoState, AccessIPv4: req.accessIPv4, AccessIPv6: req.accessIPv6,
@@ -1023,6 +1049,18 @@ func (s *Service) buildInstance(ctx context.Context, tx *store.Tx, c *call, req 
 		}
 		inst.SystemMetadata["image_base_image_ref"] = img.ID
 	}
+	if req.plan != nil && req.plan.bootVolume && req.plan.imageMeta != nil {
+		props, sys := imageMetaProps(req.plan.imageMeta)
+		imageProps = props
+		for k, v := range sys {
+			inst.SystemMetadata[k] = v
+		}
+	}
+	if req.plan != nil && req.plan.bootVolume {
+		inst.ImageRef = ""
+		root := "/dev/vda"
+		inst.RootDeviceName = &root
+	}
 	secGroups := req.secGroups
 	if secGroups == nil {
 		secGroups = []string{"default"}
@@ -1045,6 +1083,16 @@ func (s *Service) buildInstance(ctx context.Context, tx *store.Tx, c *call, req 
 	inst.Request = spec
 	if err := insertInstance(ctx, tx, inst); err != nil {
 		return nil, err
+	}
+	if req.plan != nil {
+		req.plan.assignDevices(inst)
+		for _, m := range req.plan.mappings {
+			b := m.bdm
+			b.UUID, b.InstanceUUID = "", inst.UUID
+			if err := insertBlockDevice(ctx, tx, &b); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for k, v := range req.metadata {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO compute_instance_metadata (instance_uuid, key, value) VALUES (?, ?, ?)`,
@@ -1084,61 +1132,6 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-// checkBDMs refuses block device mappings gostack cannot honour yet: any volume or
-// snapshot (there is no volume service to find them in), and a request with neither an
-// image nor a bootable mapping.
-func (s *Service) checkBDMs(req *createRequest) error {
-	for _, b := range req.legacyBDMs {
-		if v, ok := b["volume_id"].(string); ok {
-			return badRequest("Volume %s could not be found.", v)
-		}
-		if v, ok := b["snapshot_id"].(string); ok {
-			return badRequest("Snapshot %s could not be found.", v)
-		}
-	}
-	for _, b := range req.bdms {
-		src, _ := b["source_type"].(string)
-		dst, _ := b["destination_type"].(string)
-		id, _ := b["uuid"].(string)
-		switch src {
-		case "volume":
-			if id == "" {
-				id, _ = b["volume_id"].(string)
-			}
-			return badRequest("Volume %s could not be found.", id)
-		case "snapshot":
-			if id == "" {
-				id, _ = b["snapshot_id"].(string)
-			}
-			return badRequest("Snapshot %s could not be found.", id)
-		case "image":
-			if dst == "volume" {
-				return badRequest("Block Device Mapping is Invalid: the volume service is not available to create a volume from image %s.", id)
-			}
-		case "blank":
-			if dst == "volume" {
-				return badRequest("Block Device Mapping is Invalid: the volume service is not available to create a blank volume.")
-			}
-		case "":
-			if _, ok := b["volume_id"]; ok {
-				return badRequest("Volume %s could not be found.", b["volume_id"])
-			}
-		}
-	}
-	if req.imageRef == "" {
-		for _, b := range req.bdms {
-			if src, _ := b["source_type"].(string); src == "image" {
-				if id, _ := b["uuid"].(string); id != "" {
-					req.imageRef = id
-					return nil
-				}
-			}
-		}
-		return badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
-	}
-	return nil
 }
 
 // checkFlavorImage is Nova's _validate_flavor_image_nostatus size checks.

@@ -70,11 +70,18 @@ type serverExtras struct {
 	tags     map[string][]string
 	faults   map[string]*instanceFault
 	groups   map[string][]string
+	volumes  map[string][]attachedVolume
 	zones    map[string]string
 	services map[string]hostService
 	// portSGs are the security groups on the servers' ports (withPortSecurityGroups);
 	// nil when not loaded, and then the recorded names are shown.
 	portSGs map[string][]map[string]string
+}
+
+// attachedVolume is an entry of os-extended-volumes:volumes_attached.
+type attachedVolume struct {
+	id                  string
+	deleteOnTermination bool
 }
 
 // withPortSecurityGroups loads the groups on insts' ports into ex, as the caller sees
@@ -110,7 +117,7 @@ func inClause(ids []string) (string, []any) {
 // when asked, zones and host services for insts.
 func (s *Service) loadExtras(ctx context.Context, q querier, insts []*Instance, withGroups, withHosts bool) (*serverExtras, error) {
 	ex := &serverExtras{metadata: map[string]map[string]string{}, tags: map[string][]string{},
-		faults: map[string]*instanceFault{}, groups: map[string][]string{}}
+		faults: map[string]*instanceFault{}, groups: map[string][]string{}, volumes: map[string][]attachedVolume{}}
 	if len(insts) == 0 {
 		return ex, nil
 	}
@@ -139,6 +146,24 @@ func (s *Service) loadExtras(ctx context.Context, q querier, insts []*Instance, 
 			ex.metadata[id] = m
 		}
 		m[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, `SELECT instance_uuid, volume_id, delete_on_termination FROM compute_block_device_mappings
+		WHERE volume_id <> '' AND instance_uuid IN `+in+` ORDER BY created_at, uuid`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var av attachedVolume
+		if err := rows.Scan(&id, &av.id, &av.deleteOnTermination); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ex.volumes[id] = append(ex.volumes[id], av)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -398,7 +423,15 @@ func (s *Service) detailView(r *http.Request, c *call, inst *Instance, ex *serve
 	v["OS-EXT-STS:task_state"] = nullable(inst.TaskState)
 	v["OS-EXT-STS:vm_state"] = inst.VMState
 	v["OS-EXT-STS:power_state"] = inst.PowerState
-	v["os-extended-volumes:volumes_attached"] = []any{}
+	vols := []any{}
+	for _, av := range ex.volumes[inst.UUID] {
+		e := map[string]any{"id": av.id}
+		if c.at(3) {
+			e["delete_on_termination"] = av.deleteOnTermination
+		}
+		vols = append(vols, e)
+	}
+	v["os-extended-volumes:volumes_attached"] = vols
 	if c.at(9) {
 		v["locked"] = inst.Locked
 	}

@@ -95,6 +95,9 @@ type Service struct {
 	// come from (SetNetworkAPI).
 	networkAPI    http.Handler
 	networkPrefix string
+	// volumeAPI and volumePrefix are the volume service's HTTP API (SetVolumeAPI).
+	volumeAPI    http.Handler
+	volumePrefix string
 	// rt is the conductor's and host agents' runtime state (conductor.go, host.go).
 	rt runtime
 }

@@ -39,6 +39,8 @@ const (
 	TaskSnapshot      TaskKind = "snapshot"     // params: {"image_id": "..."}
 	TaskCrashDump     TaskKind = "trigger_crash_dump"
 	TaskEvacuate      TaskKind = "evacuate"
+	TaskAttachVolume  TaskKind = "attach_volume" // params: {"bdm_uuid": "...", "volume_id": "..."}
+	TaskDetachVolume  TaskKind = "detach_volume" // params: {"bdm_uuid": "...", "volume_id": "..."}
 )
 
 // Task states.

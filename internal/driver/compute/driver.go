@@ -83,12 +83,27 @@ type Instance struct {
 	Metadata              map[string]string
 	NICs                  []NIC
 	ConfigDrive           bool
+	// BlockDevices are the volumes attached to the instance, the boot volume (BootIndex
+	// 0) first when the server boots from a volume (Image is then nil).
+	BlockDevices []BlockDevice
 	// NetworkData and VendorData are the config drive's network_data.json and
 	// vendor_data.json.
 	NetworkData, VendorData []byte
 	AvailabilityZone        string
 	LaunchIndex             int
 	CreatedAt               time.Time
+}
+
+// BlockDevice is a volume attached to an instance.
+type BlockDevice struct {
+	VolumeID string
+	// DeviceName is the guest device Nova reserved ("/dev/vdb").
+	DeviceName string
+	// BootIndex orders bootable devices (0 boots first); -1 is not bootable.
+	BootIndex int
+	// Connection is the volume service's connection_info for this host:
+	// {"driver_volume_type": "file", "data": {"path": ..., "format": "qcow2"|"raw", ...}}.
+	Connection map[string]any
 }
 
 // Info is what the hypervisor knows about a running instance.
