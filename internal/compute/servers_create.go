@@ -29,24 +29,24 @@ type createRequest struct {
 	adminPass   string
 	metadata    map[string]string
 	// networks is "auto", "none", "" (not given) or "list" with netList.
-	networks     string
-	netList      []api.Object
-	rawNetworks  json.RawMessage
-	diskConfig   string
-	accessIPv4   string
-	accessIPv6   string
-	zone         string
-	zoneGiven    bool
-	forcedHost   string
-	forcedNode   string
-	reqHost      string
-	reqNode      string
-	bdms         []api.Object
-	legacyBDMs   []api.Object
+	networks    string
+	netList     []api.Object
+	rawNetworks json.RawMessage
+	diskConfig  string
+	accessIPv4  string
+	accessIPv6  string
+	zone        string
+	zoneGiven   bool
+	forcedHost  string
+	forcedNode  string
+	reqHost     string
+	reqNode     string
+	bdms        []api.Object
+	legacyBDMs  []api.Object
 	// plan is the volume mappings the request makes (nil: none); firstUUID the uuid
 	// the (single) server gets, known before its row so that volumes are reserved for it.
-	plan      *bdmPlan
-	firstUUID string
+	plan         *bdmPlan
+	firstUUID    string
 	configDrive  bool
 	keyName      *string
 	minCount     int64
