@@ -5,7 +5,7 @@
 #   scripts/conformance/tempest.sh [WORKSPACE] [REGEX]
 #
 # WORKSPACE defaults to a new /tmp/gostack-tempest.XXXXXX directory, REGEX to $TEMPEST_REGEX or
-# ^tempest\.api\.(identity|image|compute|network) (the services gostack has today).
+# ^tempest\.api\.(identity|image|compute|network|volume) (the services gostack has today).
 # The cloud under test is, in order: the one described by OS_AUTH_URL/OS_USERNAME/OS_PASSWORD
 # if set (an admin's credentials); GOSTACK_URL with GOSTACK_DATA_DIR's (default
 # /var/lib/gostack) admin-openrc; otherwise a throw-away gostack started here on a free port
@@ -21,7 +21,7 @@ set -euo pipefail
 
 WS="${1:-}"
 [ -n "$WS" ] || WS="$(mktemp -d /tmp/gostack-tempest.XXXXXX)"
-REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.(identity|image|compute|network)}}"
+REGEX="${2:-${TEMPEST_REGEX:-^tempest\.api\.(identity|image|compute|network|volume)}}"
 INTEROP="$ROOT/test/conformance/interop-2022.11-compute.txt"
 SCORE="$ROOT/test/conformance/score_against_list.py"
 
@@ -117,6 +117,11 @@ neutron=false public_network_id=""
 if openstack catalog show network >/dev/null 2>&1; then
 	neutron=true
 	public_network_id="$(openstack network list --external --name public -f value -c ID | head -n 1)"
+fi
+# Block storage, when the cloud has it (Cinder v3 with the file backend and backups).
+cinder=false
+if openstack catalog show volumev3 >/dev/null 2>&1; then
+	cinder=true
 fi
 if [ "$compute_nodes" -ge 2 ]; then
 	migration=true
@@ -257,11 +262,39 @@ ipv6_subnet_attributes = true
 port_security = true
 floating_ips = true
 
+# Cinder v3 as gostack serves it: one file backend (qcow2 files, thin), backups to files.
+[volume]
+region = ${OS_REGION_NAME:-RegionOne}
+endpoint_type = public
+catalog_type = volumev3
+min_microversion = 3.0
+max_microversion = 3.70
+volume_size = 1
+build_timeout = 120
+build_interval = 1
+backend_names = file
+storage_protocol = file
+vendor_name = gostack
+
+[volume-feature-enabled]
+api_v2 = false
+api_v3 = true
+backup = true
+snapshot = true
+clone = true
+manage_snapshot = false
+manage_volume = false
+extend_attached_volume = true
+extend_attached_encrypted_volume = false
+volume_revert = true
+multi_backend = false
+cluster_active_active = false
+
 [service_available]
 nova = $nova
 neutron = $neutron
 glance = true
-cinder = false
+cinder = $cinder
 swift = false
 horizon = false
 octavia = false
@@ -297,7 +330,7 @@ if failed:
     for t in failed:
         print("  " + t)
 PY
-for part in identity image compute network; do
+for part in identity image compute network volume; do
 	grep "tempest\.api\.$part" "$INTEROP" >"$WS/interop-$part.txt" || true
 	printf 'interop 2022.11 (%s part): %*s' "$part" $((8 - ${#part})) ''
 	python3 "$SCORE" "$WS/last.csv" "$WS/interop-$part.txt"
