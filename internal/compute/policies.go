@@ -39,6 +39,7 @@ func defaultPolicies() map[string]string {
 		networkProxyPolicies(),
 		securityGroupPolicies(),
 		floatingIPPolicies(),
+		volumeProxyPolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -42,6 +42,7 @@ func (s *Service) Routes() []api.Route {
 		s.networkProxyRoutes(),
 		s.securityGroupRoutes(),
 		s.floatingIPRoutes(),
+		s.volumeProxyRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
