@@ -325,3 +325,59 @@ func (p *bdmPlan) String() string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// imageBlockDevices adds the mappings an image records (a volume-backed server's
+// snapshot: block_device_mapping with bdm_v2) to a request that boots from it, as Nova's
+// _get_image_defined_bdms does; the server then boots from a volume made from the root
+// snapshot. Mappings the request gives for the same device win.
+func (s *Service) imageBlockDevices(ctx context.Context, c *call, req *createRequest) error {
+	if req.imageRef == "" || s.deps.Images == nil || s.volumeAPI == nil {
+		return nil
+	}
+	img, err := s.deps.Images.Image(ctx, c.caller, req.imageRef)
+	if err != nil {
+		return nil // the image lookup after planning reports it
+	}
+	raw, ok := img.Properties["block_device_mapping"].(string)
+	if !ok || fmt.Sprint(img.Properties["bdm_v2"]) != "True" {
+		return nil
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		return nil
+	}
+	given := map[string]bool{}
+	for _, b := range req.bdms {
+		if d, ok := b["device_name"].(string); ok {
+			given[strings.TrimPrefix(d, "/dev/")] = true
+		}
+	}
+	root := false
+	for _, m := range list {
+		if d, ok := m["device_name"].(string); ok && given[strings.TrimPrefix(d, "/dev/")] {
+			continue
+		}
+		o := api.Object{}
+		for k, v := range m {
+			if v == nil {
+				continue
+			}
+			if k == "snapshot_id" || k == "volume_id" || k == "image_id" {
+				o["uuid"] = v
+				continue
+			}
+			if f, ok := v.(float64); ok {
+				v = json.Number(strconv.FormatInt(int64(f), 10))
+			}
+			o[k] = v
+		}
+		if n, ok := anyInt(o["boot_index"]); ok && n == 0 {
+			root = true
+		}
+		req.bdms = append(req.bdms, o)
+	}
+	if root {
+		req.imageRef = ""
+	}
+	return nil
+}

@@ -468,6 +468,13 @@ func (s *Service) actionCreateImage(w http.ResponseWriter, r *http.Request, c *c
 	}
 	t := transition{action: "createImage", record: ActionCreateImage, kind: TaskSnapshot, taskState: TaskImageSnapshot,
 		check: stateCheck{vm: []string{VMActive, VMStopped, VMPaused, VMSuspended}, launched: true}}
+	if img, handled, err := s.snapshotVolumeBacked(r, c, id, name, meta, t.check); handled {
+		if err != nil {
+			return err
+		}
+		s.writeImageCreated(w, r, c, img)
+		return nil
+	}
 	img, err := s.snapshotAction(r, c, id, name, "snapshot", meta, t, nil)
 	if err != nil {
 		return err

@@ -788,6 +788,9 @@ func (s *Service) createServers(w http.ResponseWriter, r *http.Request, c *call)
 	if !found {
 		return badRequest("Flavor %s could not be found.", req.flavorRef)
 	}
+	if err := s.imageBlockDevices(ctx, c, req); err != nil {
+		return err
+	}
 	if len(req.bdms) > 0 || len(req.legacyBDMs) > 0 {
 		if req.plan, err = s.planBlockDevices(ctx, c, req); err != nil {
 			return err

@@ -501,3 +501,79 @@ func (s *Service) releaseBlockDevices(ctx context.Context, inst *Instance) error
 	}
 	return nil
 }
+
+// snapshotVolumeBacked is createImage of a server booted from a volume (Nova's
+// snapshot_volume_backed): every volume is snapshotted (forced, as it is in use) and the
+// image records the mappings to those snapshots, with no data of its own; a server
+// created from the image boots from a new volume made from the root snapshot. handled is
+// false for a server with an image root disk.
+func (s *Service) snapshotVolumeBacked(r *http.Request, c *call, id, name string, meta map[string]string, sc stateCheck) (*ImageInfo, bool, error) {
+	ctx := r.Context()
+	inst, err := s.getServer(ctx, s.db, c, id, c.rule)
+	if err != nil || inst.ImageRef != "" {
+		return nil, false, nil
+	}
+	bdms, err := loadBlockDevices(ctx, s.db, inst.UUID)
+	if err != nil {
+		return nil, true, err
+	}
+	if len(bdms) == 0 || !bdms[0].isRoot() {
+		return nil, false, nil
+	}
+	if err := sc.check(c, inst, "createImage"); err != nil {
+		return nil, true, err
+	}
+	if s.volumeAPI == nil || s.deps.Images == nil {
+		return nil, true, conflict("The volume service is not available.")
+	}
+	var mappings []map[string]any
+	for _, b := range bdms {
+		if b.VolumeID == "" {
+			continue
+		}
+		var out struct {
+			Snapshot struct {
+				ID   string `json:"id"`
+				Size int64  `json:"size"`
+			} `json:"snapshot"`
+		}
+		snap := map[string]any{"volume_id": b.VolumeID, "force": true, "name": "snapshot for " + name}
+		if _, err := s.cinder(ctx, c.caller, "POST", "/snapshots", map[string]any{"snapshot": snap}, &out); err != nil {
+			if msg := cinderMessage(err); msg != "" {
+				return nil, true, conflict("%s", msg)
+			}
+			return nil, true, err
+		}
+		m := map[string]any{"source_type": "snapshot", "destination_type": "volume", "snapshot_id": out.Snapshot.ID,
+			"volume_size": out.Snapshot.Size, "device_name": b.DeviceName, "delete_on_termination": b.DeleteOnTermination,
+			"boot_index": nil, "volume_id": nil, "image_id": nil, "no_device": nil, "disk_bus": nilIfEmpty(b.DiskBus),
+			"device_type": nilIfEmpty(b.DeviceType), "guest_format": nil, "tag": nilIfEmpty(b.Tag)}
+		if b.BootIndex >= 0 {
+			m["boot_index"] = b.BootIndex
+		}
+		mappings = append(mappings, m)
+	}
+	extra := map[string]string{}
+	for k, v := range meta {
+		extra[k] = v
+	}
+	bm, _ := json.Marshal(mappings)
+	extra["block_device_mapping"] = string(bm)
+	extra["bdm_v2"] = "True"
+	extra["root_device_name"] = "/dev/vda"
+	img, err := s.createSnapshotImage(ctx, c, inst, name, "snapshot", extra)
+	if err != nil {
+		return nil, true, err
+	}
+	// Glance keeps an image without data queued; Nova force-activates it with an empty
+	// raw payload.
+	if err := s.deps.Images.UploadImage(ctx, img.ID, "raw", "bare", strings.NewReader("")); err != nil {
+		_ = s.deps.Images.DeleteImage(context.WithoutCancel(ctx), img.ID)
+		return nil, true, err
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := startAction(ctx, tx, inst.UUID, ActionCreateImage, api.RequestID(ctx), c.caller.UserID, c.caller.ProjectID)
+		return err
+	})
+	return img, true, err
+}
