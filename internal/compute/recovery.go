@@ -19,7 +19,9 @@ import (
 //     delete is queued again, other task states are cleared);
 //  3. Placement allocations held for deleted instances, and for migrations that are
 //     over, are deleted. Only consumers that are compute instances or migrations are
-//     touched; anything else some other service allocated is left alone.
+//     touched; anything else some other service allocated is left alone;
+//  4. volume attaches and detaches without a task are finished (detach) or undone
+//     (attach).
 //
 // This assumes one conductor process per database (the all-in-one); several replicas
 // on PostgreSQL would need leases on running tasks instead of step 1.
@@ -38,7 +40,55 @@ func (s *Service) recover(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.settleBlockDevices(ctx); err != nil {
+		// The volume service may not answer yet; the mappings stay for the next start.
+		s.log.Warn("settle volume attachments", "err", err)
+	}
 	s.wake.notify()
+	return nil
+}
+
+// settleBlockDevices finishes volume attaches and detaches that lost their task: a
+// detach is completed (the user asked for it), an attach that never reached its host is
+// undone (the API had answered, but the volume was never connected), as Nova's compute
+// manager cleans up at start.
+func (s *Service) settleBlockDevices(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+bdmColumns+` FROM compute_block_device_mappings b
+		WHERE b.status IN (?, ?) AND NOT EXISTS (SELECT 1 FROM compute_tasks t
+			WHERE t.instance_uuid = b.instance_uuid AND t.state IN (?, ?))`,
+		bdmAttaching, bdmDetaching, TaskPending, TaskRunning)
+	if err != nil {
+		return err
+	}
+	var orphans []*blockDevice
+	for rows.Next() {
+		b, err := scanBlockDevice(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		orphans = append(orphans, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, b := range orphans {
+		inst, found, err := loadInstance(ctx, s.db, b.InstanceUUID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		if b.Status == bdmAttaching && inst.VMState == VMBuilding {
+			continue // the build's block_device_mapping step owns it
+		}
+		s.log.Info("settling an interrupted volume change", "instance", b.InstanceUUID, "volume", b.VolumeID, "status", b.Status)
+		if err := s.finishDetach(ctx, inst, b); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
