@@ -452,6 +452,9 @@ func (r *restoreReader) load() error {
 		return fmt.Errorf("backup %s: %w", r.m.BackupID, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != c.StoredSize {
+		return fmt.Errorf("backup %s: chunk %d of backup %s has the wrong size", r.m.BackupID, i, c.Backup)
+	}
 	if int64(cap(r.buf)) < length {
 		r.buf = make([]byte, length)
 	}

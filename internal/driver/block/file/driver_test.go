@@ -73,19 +73,23 @@ func TestBadInput(t *testing.T) {
 	ctx := t.Context()
 	img := bytesImage("img", "raw", make([]byte, 4096))
 	for name, call := range map[string]func() error{
-		"size zero":         func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 0}) },
-		"size negative":     func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: -1}) },
-		"size huge":         func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 1 << 40}) },
-		"id with slash":     func() error { return d.Create(ctx, block.Volume{ID: "../x", SizeGB: 1}) },
-		"id with dot":       func() error { return d.Create(ctx, block.Volume{ID: "a.qcow2", SizeGB: 1}) },
-		"id empty":          func() error { return d.Create(ctx, block.Volume{SizeGB: 1}) },
-		"id option":         func() error { return d.Create(ctx, block.Volume{ID: "-f", SizeGB: 1}) },
-		"unknown format":    func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 1, Format: "vmdk"}) },
-		"extend to zero":    func() error { return d.Extend(ctx, block.Volume{ID: "v"}, 0) },
-		"image format":      func() error { return d.CreateFromImage(ctx, block.Volume{ID: "v", SizeGB: 1}, bytesImage("i", "qed", nil)) },
-		"image bad id":      func() error { return d.CreateFromImage(ctx, block.Volume{ID: "v/", SizeGB: 1}, img) },
-		"snapshot bad id":   func() error { return d.CreateSnapshot(ctx, block.Snapshot{ID: "s s"}, block.Volume{ID: "v"}) },
-		"from snapshot id":  func() error { return d.CreateFromSnapshot(ctx, block.Volume{ID: "v", SizeGB: 1}, block.Snapshot{ID: ""}) },
+		"size zero":      func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 0}) },
+		"size negative":  func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: -1}) },
+		"size huge":      func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 1 << 40}) },
+		"id with slash":  func() error { return d.Create(ctx, block.Volume{ID: "../x", SizeGB: 1}) },
+		"id with dot":    func() error { return d.Create(ctx, block.Volume{ID: "a.qcow2", SizeGB: 1}) },
+		"id empty":       func() error { return d.Create(ctx, block.Volume{SizeGB: 1}) },
+		"id option":      func() error { return d.Create(ctx, block.Volume{ID: "-f", SizeGB: 1}) },
+		"unknown format": func() error { return d.Create(ctx, block.Volume{ID: "v", SizeGB: 1, Format: "vmdk"}) },
+		"extend to zero": func() error { return d.Extend(ctx, block.Volume{ID: "v"}, 0) },
+		"image format": func() error {
+			return d.CreateFromImage(ctx, block.Volume{ID: "v", SizeGB: 1}, bytesImage("i", "qed", nil))
+		},
+		"image bad id":    func() error { return d.CreateFromImage(ctx, block.Volume{ID: "v/", SizeGB: 1}, img) },
+		"snapshot bad id": func() error { return d.CreateSnapshot(ctx, block.Snapshot{ID: "s s"}, block.Volume{ID: "v"}) },
+		"from snapshot id": func() error {
+			return d.CreateFromSnapshot(ctx, block.Volume{ID: "v", SizeGB: 1}, block.Snapshot{ID: ""})
+		},
 		"clone bad source":  func() error { return d.Clone(ctx, block.Volume{ID: "v", SizeGB: 1}, block.Volume{ID: "..", SizeGB: 1}) },
 		"delete bad id":     func() error { return d.Delete(ctx, block.Volume{ID: "*"}) },
 		"delete snap id":    func() error { return d.DeleteSnapshot(ctx, block.Snapshot{ID: "a/b"}) },
@@ -112,11 +116,13 @@ func TestMissing(t *testing.T) {
 	ctx := t.Context()
 	vol := block.Volume{ID: "gone", SizeGB: 1}
 	for name, call := range map[string]func() error{
-		"extend":        func() error { return d.Extend(ctx, vol, 2) },
-		"snapshot":      func() error { return d.CreateSnapshot(ctx, block.Snapshot{ID: "s"}, vol) },
-		"from snapshot": func() error { return d.CreateFromSnapshot(ctx, block.Volume{ID: "n", SizeGB: 1}, block.Snapshot{ID: "gone"}) },
-		"clone":         func() error { return d.Clone(ctx, block.Volume{ID: "n", SizeGB: 1}, vol) },
-		"import":        func() error { return d.Import(ctx, vol, strings.NewReader("x")) },
+		"extend":   func() error { return d.Extend(ctx, vol, 2) },
+		"snapshot": func() error { return d.CreateSnapshot(ctx, block.Snapshot{ID: "s"}, vol) },
+		"from snapshot": func() error {
+			return d.CreateFromSnapshot(ctx, block.Volume{ID: "n", SizeGB: 1}, block.Snapshot{ID: "gone"})
+		},
+		"clone":  func() error { return d.Clone(ctx, block.Volume{ID: "n", SizeGB: 1}, vol) },
+		"import": func() error { return d.Import(ctx, vol, strings.NewReader("x")) },
 		"connection": func() error {
 			_, err := d.Connection(ctx, vol)
 			return err

@@ -157,7 +157,9 @@ func TestCreateFromImageRefused(t *testing.T) {
 		{"virtual size larger than the volume", fileImage("i", "qcow2", big),
 			[]error{block.ErrInvalid}, "image virtual size is 3GB and doesn't fit in a volume of size 1GB", "qcow2"},
 		{"raw larger than the volume", block.Image{ID: "i", DiskFormat: "raw", Size: gib + 1,
-			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(io.LimitReader(zeroReader{}, gib+1)), nil }},
+			Open: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(io.LimitReader(zeroReader{}, gib+1)), nil
+			}},
 			[]error{block.ErrInvalid}, "doesn't fit", "raw"},
 		{"stream shorter than the size", block.Image{ID: "i", DiskFormat: "raw", Size: 2 << 20,
 			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("short")), nil }},
