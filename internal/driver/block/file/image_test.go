@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,59 +41,98 @@ func TestCreateFromImage(t *testing.T) {
 		wantCmds                          []string
 	}{
 		{"raw to qcow2", "raw", rawPath, "qcow2", []string{
-			"qemu-img create -q -f qcow2 $DIR/.tmp-volume-rq.qcow2 2147483648",
-			"qemu-img convert -q -f raw -O qcow2 -n --target-is-zero $DIR/.tmp-image-volume-rq.qcow2 $DIR/.tmp-volume-rq.qcow2",
+			"qemu-img create -q -f qcow2 $DIR/.tmp-volume-rq.qcow2 1073741824",
+			"qemu-img convert -q -f raw -O qcow2 -n --target-is-zero $SRC $DIR/.tmp-volume-rq.qcow2",
 		}},
 		// A raw image becomes a raw volume without qemu-img.
 		{"raw to raw", "raw", rawPath, "raw", nil},
 		{"qcow2 to raw", "qcow2", qcowPath, "raw", []string{
-			"qemu-img convert -q -f qcow2 -O raw -n --target-is-zero $DIR/.tmp-image-volume-qr.raw $DIR/.tmp-volume-qr.raw",
+			"qemu-img convert -q -f qcow2 -O raw -n --target-is-zero $SRC $DIR/.tmp-volume-qr.raw",
 		}},
 		{"qcow2 to qcow2", "qcow2", qcowPath, "qcow2", []string{
-			"qemu-img create -q -f qcow2 $DIR/.tmp-volume-qq.qcow2 2147483648",
-			"qemu-img convert -q -f qcow2 -O qcow2 -n --target-is-zero $DIR/.tmp-image-volume-qq.qcow2 $DIR/.tmp-volume-qq.qcow2",
+			"qemu-img create -q -f qcow2 $DIR/.tmp-volume-qq.qcow2 1073741824",
+			"qemu-img convert -q -f qcow2 -O qcow2 -n --target-is-zero $SRC $DIR/.tmp-volume-qq.qcow2",
 		}},
 		// An ISO is read as raw.
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			id := string(tc.diskFormat[0]) + string(tc.volFormat[0])
-			vol := block.Volume{ID: id, SizeGB: 2, Format: tc.volFormat}
-			img := fileImage("img-"+id, tc.diskFormat, tc.path)
-			opened := countOpens(&img)
-			before := len(run.commands())
-			for range 2 {
-				if err := d.CreateFromImage(ctx, vol, img); err != nil {
+		// From a local file (converted in place, through our descriptor) and from a
+		// stream (downloaded into a temporary first).
+		for _, streamed := range []bool{false, true} {
+			name := tc.name + map[bool]string{false: " from a file", true: " streamed"}[streamed]
+			t.Run(name, func(t *testing.T) {
+				id := string(tc.diskFormat[0]) + string(tc.volFormat[0])
+				if streamed {
+					id += "s"
+				}
+				vol := block.Volume{ID: id, SizeGB: 1, Format: tc.volFormat}
+				img := fileImage("img-"+id, tc.diskFormat, tc.path)
+				if streamed {
+					img = streamedImage(img)
+				}
+				opened := countOpens(&img)
+				before := len(run.commands())
+				for range 2 {
+					if err := d.CreateFromImage(ctx, vol, img); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if *opened != 1 {
+					t.Errorf("image opened %d times; the second call must find the volume done", *opened)
+				}
+				src := "/proc/$PID/fd/N"
+				if streamed {
+					src = "$DIR/.tmp-image-volume-" + id + "." + tc.volFormat
+				}
+				var want []string
+				for _, c := range tc.wantCmds {
+					c = strings.ReplaceAll(c, "$SRC", src)
+					if streamed {
+						c = strings.ReplaceAll(c, "-volume-"+id[:2]+".", "-volume-"+id+".")
+					}
+					want = append(want, c)
+				}
+				got := normalize(run.commands()[before:], d.Dir())
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("commands (-want +got):\n%s", diff)
+				}
+				path := filepath.Join(d.Dir(), "volume-"+id+"."+tc.volFormat)
+				info := imgInfo(t, path, tc.volFormat)
+				if info.VirtualSize != gib {
+					t.Errorf("virtual size %d, want 1 GiB", info.VirtualSize)
+				}
+				if info.ActualSize > 16<<20 {
+					t.Errorf("volume takes %d bytes on disk; holes must stay holes", info.ActualSize)
+				}
+				want2 := data
+				want2.size = gib
+				r, err := d.Export(ctx, vol, "raw")
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			if *opened != 1 {
-				t.Errorf("image opened %d times; the second call must find the volume done", *opened)
-			}
-			got := normalize(run.commands()[before:], d.Dir())
-			if diff := cmp.Diff(tc.wantCmds, got); diff != "" {
-				t.Errorf("commands (-want +got):\n%s", diff)
-			}
-			path := filepath.Join(d.Dir(), "volume-"+id+"."+tc.volFormat)
-			info := imgInfo(t, path, tc.volFormat)
-			if info.VirtualSize != 2*gib {
-				t.Errorf("virtual size %d, want 2 GiB", info.VirtualSize)
-			}
-			if info.ActualSize > 16<<20 {
-				t.Errorf("volume takes %d bytes on disk; holes must stay holes", info.ActualSize)
-			}
-			want := data
-			want.size = 2 * gib
-			r, err := d.Export(ctx, vol, "raw")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			want.check(t, r)
-			if names := listDir(t, d.Dir()); hasTemporary(names) {
-				t.Errorf("temporaries left: %q", names)
-			}
-		})
+				defer r.Close()
+				want2.check(t, r)
+				if names := listDir(t, d.Dir()); hasTemporary(names) {
+					t.Errorf("temporaries left: %q", names)
+				}
+			})
+		}
 	}
+}
+
+// streamedImage hides that img is a file, as an image coming over the network would.
+func streamedImage(img block.Image) block.Image {
+	open := img.Open
+	img.Open = func(ctx context.Context) (io.ReadCloser, error) {
+		rc, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{rc, rc}, nil
+	}
+	return img
 }
 
 // countOpens makes img count how often it is opened.
@@ -105,9 +146,13 @@ func countOpens(img *block.Image) *int {
 	return n
 }
 
+// procFD matches the path qemu-img is given to open one of our descriptors.
+var procFD = regexp.MustCompile(`/proc/[0-9]+/fd/[0-9]+`)
+
 func normalize(cmds []string, dir string) []string {
 	var out []string
 	for _, c := range cmds {
+		c = procFD.ReplaceAllString(c, "/proc/$$PID/fd/N")
 		out = append(out, strings.ReplaceAll(c, dir, "$DIR"))
 	}
 	return out
@@ -144,6 +189,13 @@ func TestCreateFromImageRefused(t *testing.T) {
 	}{
 		{"qcow2 with a backing file", fileImage("i", "qcow2", withBacking),
 			[]error{block.ErrInvalid, inspect.ErrUnsafe}, "backing file", "qcow2"},
+		{"qcow2 with a backing file, streamed", streamedImage(fileImage("i", "qcow2", withBacking)),
+			[]error{block.ErrInvalid, inspect.ErrUnsafe}, "backing file", "qcow2"},
+		{"qcow2 declared raw, streamed", streamedImage(fileImage("i", "raw", plain)),
+			[]error{block.ErrInvalid, inspect.ErrMismatch}, "does not match", "qcow2"},
+		{"file shorter than the size", block.Image{ID: "i", DiskFormat: "qcow2", Size: 1 << 30,
+			Open: func(context.Context) (io.ReadCloser, error) { return os.Open(plain) }},
+			nil, "not its size", "qcow2"},
 		{"qcow2 with a backing file into raw", fileImage("i", "qcow2", withBacking),
 			[]error{block.ErrInvalid, inspect.ErrUnsafe}, "backing file", "raw"},
 		{"raw bytes declared qcow2", bytesImage("i", "qcow2", rawData),
