@@ -82,6 +82,9 @@ type Driver struct {
 	locks    keyedMutex
 	// exports numbers the temporary files of concurrent exports.
 	exports atomic.Int64
+	// directIO says the directory's filesystem takes O_DIRECT, so converts onto new
+	// volumes write with qemu-img's cache mode none.
+	directIO bool
 }
 
 // New returns a Driver over cfg.Dir, creating the directory when missing and removing
@@ -111,7 +114,21 @@ func New(cfg Config) (*Driver, error) {
 	if err := d.removeTemporaries(); err != nil {
 		return nil, err
 	}
+	d.directIO = probeDirectIO(dir)
 	return d, nil
+}
+
+// probeDirectIO reports whether files in dir can be opened with O_DIRECT (tmpfs and
+// some others refuse it, and qemu-img -t none would then fail).
+func probeDirectIO(dir string) bool {
+	path := filepath.Join(dir, tmpPrefix+"probe-direct-io")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_DIRECT, 0o640)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	_ = os.Remove(path)
+	return true
 }
 
 // removeTemporaries deletes what interrupted operations left: regular files whose name

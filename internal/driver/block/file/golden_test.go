@@ -72,6 +72,7 @@ func TestCommandsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.directIO = true // as on a disk filesystem, whatever the test's directory is on
 	ctx := t.Context()
 	var steps []string
 	step := func(name string, err error) {

@@ -92,6 +92,12 @@ func TestCreateFromImage(t *testing.T) {
 					want = append(want, c)
 				}
 				got := normalize(run.commands()[before:], d.Dir())
+				if d.directIO {
+					for i := range want {
+						want[i] = strings.Replace(want[i], "-q -f", "-q -t none -f", 1)
+						want[i] = strings.Replace(want[i], "create -q -t none -f", "create -q -f", 1)
+					}
+				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("commands (-want +got):\n%s", diff)
 				}
