@@ -21,6 +21,12 @@ var ErrNotFound = errors.New("not found on the storage backend")
 // ErrNoSpace is returned when the backend cannot hold what is asked.
 var ErrNoSpace = errors.New("not enough space on the storage backend")
 
+// ErrInvalid is returned when a request cannot be met as asked: an image whose virtual
+// size does not fit the volume, a shrink, a restore stream longer than the volume, an
+// id or format the backend does not accept. The error's message says why in words fit
+// for the user (no paths); the service answers it with a 400.
+var ErrInvalid = errors.New("invalid request to the storage backend")
+
 // Formats of a volume's data on the backend.
 const (
 	FormatQCOW2 = "qcow2"
@@ -60,6 +66,12 @@ type Capacity struct {
 	TotalGB, FreeGB float64
 	// ThinProvisioning says volumes take only the space they use.
 	ThinProvisioning bool
+	// ProvisionedGB is the sum of the virtual sizes of the volumes and snapshots the
+	// backend holds (Cinder's provisioned_capacity_gb), and ReservedPercentage the share
+	// of TotalGB kept free (reserved_percentage): the scheduler checks both against its
+	// overcommit ratio.
+	ProvisionedGB      float64
+	ReservedPercentage int
 }
 
 // Connection is how a hypervisor on the same host reaches a volume (Cinder's
