@@ -39,6 +39,7 @@ func defaultPolicies() map[string]string {
 		networkProxyPolicies(),
 		securityGroupPolicies(),
 		floatingIPPolicies(),
+		consolePolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

@@ -42,6 +42,7 @@ func (s *Service) Routes() []api.Route {
 		s.networkProxyRoutes(),
 		s.securityGroupRoutes(),
 		s.floatingIPRoutes(),
+		s.consoleRoutes(),
 	} {
 		rs = append(rs, group...)
 	}
