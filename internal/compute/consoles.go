@@ -193,7 +193,7 @@ func parseLegacyConsole(protocol string, body any) (string, error) {
 }
 
 // consoleVMStates are the states in which a guest runs and so has a display.
-var consoleVMStates = []string{VMActive, VMPaused, VMRescued}
+var consoleVMStates = []string{VMActive, VMPaused, VMRescued, VMResized}
 
 // remoteConsoleURL is compute API get_<protocol>_console and the compute manager's side:
 // the checks, the driver's console, the token and the URL.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
+	"github.com/gostack/gostack/internal/console"
 	computedriver "github.com/gostack/gostack/internal/driver/compute"
 )
 
@@ -343,4 +348,45 @@ func FuzzRemoteConsoleBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConsoleProxyEndToEnd runs the console API, the websocket proxy and the fake
+// driver's VNC server together in process: the URL the API answers leads a websocket
+// client to the guest's RFB greeting.
+func TestConsoleProxyEndToEnd(t *testing.T) {
+	f, id := consoleCloud(t, time.Minute)
+	p, err := console.New(console.Config{Prefix: "/vnc", WebDir: t.TempDir(),
+		Resolve: func(ctx context.Context, token string) (console.Target, error) {
+			ct, err := f.svc.ResolveConsole(ctx, token)
+			if err != nil {
+				return console.Target{}, err
+			}
+			return console.Target{InstanceUUID: ct.InstanceUUID, Network: ct.Network, Address: ct.Address,
+				AccessURLBase: ct.AccessURLBase, Expires: ct.Expires}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	defer p.Close()
+	r := f.doAs(t, f.demoToken, "2.6", "POST", "/v2.1/servers/"+id+"/remote-consoles",
+		map[string]any{"remote_console": map[string]any{"protocol": "vnc", "type": "novnc"}}).want(t, 200)
+	u, _ := url.Parse(r.obj("remote_console")["url"].(string))
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http") + "/" + u.Query().Get("path")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, ws, &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if _, b, err := c.Read(ctx); err != nil || string(b) != "RFB 003.008\n" {
+		t.Fatalf("greeting %q %v", b, err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	// A token one character off never reaches the guest.
+	if _, resp, err := websocket.Dial(ctx, ws+"0", nil); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("altered token: %v %v", err, resp)
+	}
 }
