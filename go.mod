@@ -3,6 +3,7 @@ module github.com/gostack/gostack
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect

@@ -41,6 +41,8 @@ type Config struct {
 	Compute ComputeConfig
 	// Network holds the networking settings.
 	Network NetworkConfig
+	// Console holds the remote console settings (console.go).
+	Console ConsoleConfig
 }
 
 // ComputeConfig says which compute hosts this process runs.
@@ -81,7 +83,8 @@ func DefaultDataDir() string {
 
 // fileConfig is the optional gostack.toml in the data directory, for settings that are
 // rarely changed: token life, bcrypt cost, Keystone's security_compliance options and the
-// compute hosts ([compute]) and the default network ranges ([network]).
+// compute hosts ([compute]), the remote consoles ([console]) and the default network ranges
+// ([network]).
 type fileConfig struct {
 	Identity struct {
 		TokenExpiration string `toml:"token_expiration"`
@@ -96,6 +99,13 @@ type fileConfig struct {
 		FakeSpawnDelay  string `toml:"fake_spawn_delay"`
 		ServiceDownTime string `toml:"service_down_time"`
 	} `toml:"compute"`
+	Console struct {
+		BaseURL        string   `toml:"base_url"`
+		TokenTTL       string   `toml:"token_ttl"`
+		AllowedOrigins []string `toml:"allowed_origins"`
+		WebDir         string   `toml:"web_dir"`
+		Disabled       bool     `toml:"disabled"`
+	} `toml:"console"`
 	Network struct {
 		PublicCIDR    string `toml:"public_cidr"`
 		PrivateCIDR   string `toml:"private_cidr"`
@@ -165,6 +175,9 @@ func (c *Config) loadFileConfig() error {
 		return err
 	}
 	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
+		return err
+	}
+	if err := c.applyConsoleFileConfig(fc, dur); err != nil {
 		return err
 	}
 	for _, f := range []struct {

@@ -97,7 +97,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		return err
 	}
 
-	computeSvc, err := compute.New(ctx, db, enforcer, compute.Config{ServiceDownTime: cfg.Compute.ServiceDownTime},
+	consoleCfg, err := computeConsoleConfig(cfg, base)
+	if err != nil {
+		return err
+	}
+	computeSvc, err := compute.New(ctx, db, enforcer, compute.Config{ServiceDownTime: cfg.Compute.ServiceDownTime, Consoles: consoleCfg},
 		compute.Deps{Images: glanceImages{imageSvc}, Placement: placementSvc}, log.With("component", "compute"))
 	if err != nil {
 		return err
@@ -125,6 +129,11 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	srv.Mount(placementSvc.APIService())
 	srv.Mount(computeSvc.APIService())
 	srv.Mount(simPorts.wrapAPI(netSvc.APIService()))
+	consoleProxy, err := mountConsoleProxy(srv, computeSvc, cfg, log.With("component", "console"))
+	if err != nil {
+		return err
+	}
+	defer consoleProxy.Close()
 	computeSvc.SetImageAPI(srv, "/image")
 	computeSvc.SetNetworkAPI(srv, "/networking")
 
@@ -152,6 +161,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		_ = netSvc.Run(runCtx)
 	}()
 	go simPorts.run(runCtx, 5*time.Second)
+	go purgeConsoleTokens(runCtx, computeSvc, time.Minute, log.With("component", "console"))
 	computeDone := make(chan struct{})
 	go func() {
 		defer close(computeDone)

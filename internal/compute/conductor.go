@@ -325,6 +325,9 @@ func (s *Service) completeDelete(ctx context.Context, t *Task, inst *Instance, e
 		if _, err := tx.ExecContext(ctx, `DELETE FROM compute_server_group_members WHERE instance_uuid = ?`, inst.UUID); err != nil {
 			return err
 		}
+		if err := deleteConsoleTokens(ctx, tx, inst.UUID); err != nil {
+			return err
+		}
 		_, _, err := mutateInstance(ctx, tx, inst.UUID, nil, func(i *Instance) error {
 			ts := now()
 			i.VMState, i.TaskState, i.PowerState = VMDeleted, "", PowerNoState

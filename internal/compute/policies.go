@@ -40,6 +40,7 @@ func defaultPolicies() map[string]string {
 		securityGroupPolicies(),
 		floatingIPPolicies(),
 		volumeProxyPolicies(),
+		consolePolicies(),
 	} {
 		for k, v := range m {
 			out[k] = v

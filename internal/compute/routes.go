@@ -43,6 +43,7 @@ func (s *Service) Routes() []api.Route {
 		s.securityGroupRoutes(),
 		s.floatingIPRoutes(),
 		s.volumeProxyRoutes(),
+		s.consoleRoutes(),
 	} {
 		rs = append(rs, group...)
 	}

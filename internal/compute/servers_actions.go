@@ -1433,24 +1433,6 @@ func (s *Service) actionConsoleOutput(w http.ResponseWriter, r *http.Request, c 
 	return nil
 }
 
-// actionLegacyConsole is os-getVNCConsole and its siblings (before 2.6).
-func (s *Service) actionLegacyConsole(protocol string) actionFunc {
-	return func(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
-		o, err := bodyObject("console", body, false)
-		if err != nil {
-			return err
-		}
-		if err := onlyKeys(o, "console", "type"); err != nil {
-			return err
-		}
-		typ, err := asString("type", o["type"])
-		if err != nil {
-			return err
-		}
-		return s.remoteConsole(w, r, c, id, protocol, typ, false)
-	}
-}
-
 // actionForceDelete is forceDelete: with soft delete off it deletes as DELETE does.
 func (s *Service) actionForceDelete(w http.ResponseWriter, r *http.Request, c *call, id string, body any) error {
 	if err := s.requestDelete(r, c, id, c.rule); err != nil {

@@ -67,6 +67,8 @@ type Config struct {
 	// DefaultFloatingPool is [neutron] default_floating_pool: the external network
 	// os-floating-ips allocates from when no pool is named ("public", as DevStack sets it).
 	DefaultFloatingPool string
+	// Consoles configures remote consoles (consoles.go).
+	Consoles ConsoleConfig
 }
 
 // Deps are the other services compute works with.

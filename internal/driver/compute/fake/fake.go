@@ -72,6 +72,8 @@ type Config struct {
 	Delays map[string]time.Duration
 	// ConsoleLines bounds the console lines kept per guest (default 200).
 	ConsoleLines int
+	// VNCDir holds the guests' VNC sockets (default <StateDir>/<Host>-vnc).
+	VNCDir string
 }
 
 // Guest is a simulated guest as persisted.
@@ -110,6 +112,8 @@ type Driver struct {
 
 	mu sync.Mutex
 	st state
+	// vnc are the guests' running VNC servers (started by RemoteConsole; not persisted).
+	vnc map[string]*vncServer
 }
 
 // New opens (or creates) the fake host's state.
@@ -132,11 +136,14 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.ConsoleLines <= 0 {
 		cfg.ConsoleLines = 200
 	}
+	if cfg.VNCDir == "" {
+		cfg.VNCDir = filepath.Join(cfg.StateDir, cfg.Host+"-vnc")
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fake: state directory: %w", err)
 	}
 	d := &Driver{cfg: cfg, path: filepath.Join(cfg.StateDir, cfg.Host+".json"),
-		st: state{Guests: map[string]*Guest{}, Images: map[string]bool{}}}
+		st: state{Guests: map[string]*Guest{}, Images: map[string]bool{}}, vnc: map[string]*vncServer{}}
 	b, err := os.ReadFile(d.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -331,6 +338,7 @@ func (d *Driver) Destroy(ctx context.Context, inst *compute.Instance) error {
 	if err := d.begin(ctx, "destroy", inst); err != nil {
 		return err
 	}
+	d.stopVNC(inst.UUID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.st.Guests[inst.UUID]; !ok {
@@ -344,6 +352,10 @@ func (d *Driver) Destroy(ctx context.Context, inst *compute.Instance) error {
 func (d *Driver) setState(ctx context.Context, op string, inst *compute.Instance, from []compute.PowerState, to compute.PowerState, lines ...string) error {
 	if err := d.begin(ctx, op, inst); err != nil {
 		return err
+	}
+	if to != compute.Running && to != compute.Paused {
+		// A guest that is not running has no display.
+		d.stopVNC(inst.UUID)
 	}
 	return d.update(inst.UUID, func(g *Guest) error {
 		if g.State == to {
@@ -563,6 +575,7 @@ func (d *Driver) MigrateOut(ctx context.Context, inst *compute.Instance, dest st
 	if err := d.begin(ctx, "migrate_out", inst); err != nil {
 		return err
 	}
+	d.stopVNC(inst.UUID)
 	return d.update(inst.UUID, func(g *Guest) error {
 		g.MigratedOut, g.State = true, compute.Shutdown
 		return nil
@@ -592,6 +605,7 @@ func (d *Driver) LiveMigrate(ctx context.Context, inst *compute.Instance, dest s
 	if err := d.begin(ctx, "live_migrate", inst); err != nil {
 		return err
 	}
+	d.stopVNC(inst.UUID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.st.Guests, inst.UUID)
@@ -614,18 +628,53 @@ func (d *Driver) Rebuild(ctx context.Context, inst *compute.Instance) error {
 	return d.save()
 }
 
-// RemoteConsole returns a made-up console endpoint.
+// RemoteConsole returns the guest's VNC server (a unix socket), starting it when it is
+// not running yet. Only "vnc" is offered; a guest that is not running or paused has no
+// display (ErrNotSupported).
 func (d *Driver) RemoteConsole(ctx context.Context, inst *compute.Instance, protocol string) (compute.RemoteConsole, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.st.Guests[inst.UUID] == nil {
+	g := d.st.Guests[inst.UUID]
+	if g == nil || g.MigratedOut {
 		return compute.RemoteConsole{}, compute.ErrNotFound
 	}
-	switch protocol {
-	case "vnc", "spice", "serial", "mks":
-		return compute.RemoteConsole{Protocol: protocol, Host: d.cfg.HostIP, Port: 5900}, nil
+	if protocol != "vnc" || (g.State != compute.Running && g.State != compute.Paused) {
+		return compute.RemoteConsole{}, compute.ErrNotSupported
 	}
-	return compute.RemoteConsole{}, compute.ErrNotSupported
+	v := d.vnc[inst.UUID]
+	if v == nil {
+		var err error
+		v, err = startVNC(vncAddress(d.cfg.VNCDir, d.cfg.Host, inst.UUID), "QEMU ("+g.Name+")")
+		if err != nil {
+			return compute.RemoteConsole{}, err
+		}
+		d.vnc[inst.UUID] = v
+	}
+	return compute.RemoteConsole{Protocol: "vnc", Path: v.addr}, nil
+}
+
+// stopVNC stops a guest's VNC server, if it runs.
+func (d *Driver) stopVNC(uuid string) {
+	d.mu.Lock()
+	v := d.vnc[uuid]
+	delete(d.vnc, uuid)
+	d.mu.Unlock()
+	if v != nil {
+		v.close()
+	}
+}
+
+// Close stops the guests' VNC servers; the simulated guests themselves stay, as a real
+// hypervisor's outlive the process that drives them.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	servers := d.vnc
+	d.vnc = map[string]*vncServer{}
+	d.mu.Unlock()
+	for _, v := range servers {
+		v.close()
+	}
+	return nil
 }
 
 // AttachVolume records a volume at device.
