@@ -16,8 +16,8 @@ func (s *Service) volumeQueue() string { return "volume:" + s.volumeHost() }
 func (s *Service) backupQueue() string { return "backup:" + s.cfg.Host }
 
 // Run runs this process's cinder-scheduler, cinder-volume and cinder-backup services
-// until ctx ends: it registers them and heartbeats, settles what a previous run left
-// half done (recovery.go), then runs the tasks of the volume and backup queues as they
+// until ctx ends: it settles what a previous run left half done (recovery.go),
+// registers the services and heartbeats, then runs the tasks of the volume and backup queues as they
 // are queued. Running tasks stop at their next step at shutdown and run again at the
 // next start.
 func (s *Service) Run(ctx context.Context) {
@@ -34,10 +34,15 @@ func (s *Service) Run(ctx context.Context) {
 		s.mu.Unlock()
 	}()
 	driver, backups := s.backend()
+	// Recovery comes first: tasks are requeued before the services report in, and the
+	// runners start only once it is done.
+	s.recover(ctx)
 	if err := s.registerServices(ctx, driver != nil, backups != nil); err != nil && ctx.Err() == nil {
 		s.log.Error("register volume services", "err", err)
 	}
-	s.recover(ctx)
+	if s.onReady != nil {
+		s.onReady()
+	}
 	var wg sync.WaitGroup
 	if driver != nil {
 		rn := &runner{s: s, queue: s.volumeQueue(), funcs: s.volumeTaskFuncs, workers: s.cfg.Workers, active: map[int64]bool{}}

@@ -87,6 +87,8 @@ type Service struct {
 	backups block.BackupStore
 	// running is set while Run runs.
 	running bool
+	// onReady, when set (tests), is called once Run has recovered and registered.
+	onReady func()
 }
 
 // New returns the volume service over db and registers Cinder's default policies on

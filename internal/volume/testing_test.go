@@ -117,6 +117,8 @@ func (tc *testCloud) start(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	ready := make(chan struct{})
+	tc.svc.onReady = func() { close(ready) }
 	go func() {
 		defer close(done)
 		tc.svc.Run(ctx)
@@ -131,16 +133,11 @@ func (tc *testCloud) start(t testing.TB) {
 		<-done
 	}
 	t.Cleanup(tc.stop)
-	// Run registers the services first; wait for them so that the scheduler sees an up
-	// backend.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if ok, _ := tc.svc.volumeServiceUp(context.Background()); ok {
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("volume service did not come up")
 	}
-	t.Fatal("volume service did not come up")
 }
 
 // testImages adapts the image service as app does.

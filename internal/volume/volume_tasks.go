@@ -720,3 +720,6 @@ func (s *Service) failRestoreBackup(ctx context.Context, tx *store.Tx, t *task, 
 
 // gib is a byte count in whole GiB, rounded up.
 func gib(n int64) int64 { return int64(math.Ceil(float64(n) / (1 << 30))) }
+
+// blockSnapshot is the driver's view of a snapshot known only by id (reconcile).
+func blockSnapshot(id string) block.Snapshot { return block.Snapshot{ID: id} }
