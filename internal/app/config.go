@@ -41,6 +41,17 @@ type Config struct {
 	Compute ComputeConfig
 	// Network holds the networking settings.
 	Network NetworkConfig
+	// Volume holds the block-storage settings.
+	Volume VolumeConfig
+}
+
+// VolumeConfig says which block-storage backend this process's cinder-volume uses.
+type VolumeConfig struct {
+	// Driver is "file" (qcow2/raw files under <data-dir>/volumes, the default) or
+	// "fake" (in memory, for tests).
+	Driver string
+	// ServiceDownTime is how long a silent volume service stays "up" (60 s).
+	ServiceDownTime time.Duration
 }
 
 // ComputeConfig says which compute hosts this process runs.
@@ -81,7 +92,8 @@ func DefaultDataDir() string {
 
 // fileConfig is the optional gostack.toml in the data directory, for settings that are
 // rarely changed: token life, bcrypt cost, Keystone's security_compliance options and the
-// compute hosts ([compute]) and the default network ranges ([network]).
+// compute hosts ([compute]), the volume backend ([volume]) and the default network
+// ranges ([network]).
 type fileConfig struct {
 	Identity struct {
 		TokenExpiration string `toml:"token_expiration"`
@@ -96,6 +108,10 @@ type fileConfig struct {
 		FakeSpawnDelay  string `toml:"fake_spawn_delay"`
 		ServiceDownTime string `toml:"service_down_time"`
 	} `toml:"compute"`
+	Volume struct {
+		Driver          string `toml:"driver"`
+		ServiceDownTime string `toml:"service_down_time"`
+	} `toml:"volume"`
 	Network struct {
 		PublicCIDR    string `toml:"public_cidr"`
 		PrivateCIDR   string `toml:"private_cidr"`
@@ -165,6 +181,12 @@ func (c *Config) loadFileConfig() error {
 		return err
 	}
 	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
+		return err
+	}
+	if c.Volume.Driver == "" {
+		c.Volume.Driver = fc.Volume.Driver
+	}
+	if err := dur(fc.Volume.ServiceDownTime, &c.Volume.ServiceDownTime); err != nil {
 		return err
 	}
 	for _, f := range []struct {
