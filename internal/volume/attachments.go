@@ -204,7 +204,7 @@ func (s *Service) writeAttachmentList(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	list, err = paginate(s, list, func(a *attachmentRec) string { return a.ID }, q.Get("marker"), limit)
+	list, err = paginate(s, list, func(a *attachmentRec) string { return a.ID }, q, limit)
 	if err != nil {
 		return err
 	}

@@ -224,7 +224,7 @@ func (s *Service) writeBackupList(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	list, err = paginate(s, list, func(b *backupRec) string { return b.ID }, q.Get("marker"), limit)
+	list, err = paginate(s, list, func(b *backupRec) string { return b.ID }, q, limit)
 	if err != nil {
 		return err
 	}

@@ -269,12 +269,12 @@ func (s *Service) resourceLinks(r *http.Request, collection, id string) []map[st
 }
 
 // collectionLinks is Cinder's next link: present when the page is as long as the limit
-// asked for (or as osapi_max_limit when none was).
+// asked for (or as osapi_max_limit when none was, limit -1).
 func (s *Service) collectionLinks(r *http.Request, collection string, n, limit int, lastID string) []map[string]string {
 	if n == 0 || lastID == "" {
 		return nil
 	}
-	if (limit > 0 && n < limit) || (limit == 0 && n < s.cfg.ListLimitMax) {
+	if (limit >= 0 && n < limit) || (limit < 0 && n < s.cfg.ListLimitMax) {
 		return nil
 	}
 	q := r.URL.Query()
@@ -397,11 +397,12 @@ func compareValues(a, b any) int {
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 }
 
-// pageLimit reads limit (Cinder: a non-negative integer, capped at osapi_max_limit).
+// pageLimit reads limit (Cinder: a non-negative integer, capped at osapi_max_limit);
+// -1 when absent.
 func (s *Service) pageLimit(q url.Values) (int, error) {
 	v := q.Get("limit")
 	if v == "" {
-		return 0, nil
+		return -1, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -413,10 +414,10 @@ func (s *Service) pageLimit(q url.Values) (int, error) {
 	return n, nil
 }
 
-// paginate applies marker and limit to sorted rows. A marker that is not in the list
-// is Cinder's MarkerNotFound (404... shown as 400 by the list APIs: InvalidInput).
-func paginate[T any](s *Service, rows []T, id func(T) string, marker string, limit int) ([]T, error) {
-	if marker != "" {
+// paginate applies marker, offset and limit (-1: none, capped at osapi_max_limit) to
+// sorted rows. A marker that is not in the list is Cinder's MarkerNotFound (404).
+func paginate[T any](s *Service, rows []T, id func(T) string, q url.Values, limit int) ([]T, error) {
+	if marker := q.Get("marker"); marker != "" {
 		idx := -1
 		for i, r := range rows {
 			if id(r) == marker {
@@ -429,8 +430,18 @@ func paginate[T any](s *Service, rows []T, id func(T) string, marker string, lim
 		}
 		rows = rows[idx+1:]
 	}
+	if v := q.Get("offset"); v != "" {
+		off, err := strconv.Atoi(v)
+		if err != nil || off < 0 {
+			return nil, invalidInput("offset param must be an integer")
+		}
+		if off > len(rows) {
+			off = len(rows)
+		}
+		rows = rows[off:]
+	}
 	max := s.cfg.ListLimitMax
-	if limit > 0 && limit < max {
+	if limit >= 0 && limit < max {
 		max = limit
 	}
 	if len(rows) > max {

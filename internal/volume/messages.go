@@ -175,7 +175,7 @@ func (s *Service) listMessages(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	filtered, err = paginate(s, filtered, func(m *messageRec) string { return m.id }, q.Get("marker"), limit)
+	filtered, err = paginate(s, filtered, func(m *messageRec) string { return m.id }, q, limit)
 	if err != nil {
 		return err
 	}

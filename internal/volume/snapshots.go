@@ -267,7 +267,7 @@ func (s *Service) writeSnapshotList(w http.ResponseWriter, r *http.Request, c *c
 	if err != nil {
 		return err
 	}
-	filtered, err = paginate(s, filtered, func(sn *snapshotRec) string { return sn.ID }, q.Get("marker"), limit)
+	filtered, err = paginate(s, filtered, func(sn *snapshotRec) string { return sn.ID }, q, limit)
 	if err != nil {
 		return err
 	}

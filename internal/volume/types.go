@@ -321,7 +321,7 @@ func (s *Service) listTypes(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	types, err = paginate(s, types, func(t *volumeType) string { return t.ID }, q.Get("marker"), limit)
+	types, err = paginate(s, types, func(t *volumeType) string { return t.ID }, q, limit)
 	if err != nil {
 		return err
 	}

@@ -374,7 +374,7 @@ func (s *Service) queryVolumes(r *http.Request, c *call) (vols []*volumeRec, tot
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	vols, err = paginate(s, vols, func(v *volumeRec) string { return v.ID }, q.Get("marker"), limit)
+	vols, err = paginate(s, vols, func(v *volumeRec) string { return v.ID }, q, limit)
 	return vols, total, limit, err
 }
 
