@@ -56,8 +56,11 @@ var cinderExtensions = [][3]string{
 	{"backups", "Backups", "Backups support."},
 	{"os-extended-services", "ExtendedServices", "Extended services support."},
 	{"os-extended-snapshot-attributes", "ExtendedSnapshotAttributes", "Extended SnapshotAttributes support."},
+	{"os-hosts", "Hosts", "Admin-only host administration."},
+	{"qos-specs", "Qos_specs_manage", "QoS specs support."},
 	{"os-quota-class-sets", "QuotaClasses", "Quota classes management support."},
 	{"os-quota-sets", "Quotas", "Quota management support."},
+	{"OS-SCH-HNT", "SchedulerHints", "Pass arbitrary key/value pairs to the scheduler."},
 	{"scheduler-stats", "Scheduler_stats", "Scheduler stats support."},
 	{"os-services", "Services", "Services support."},
 	{"os-snapshot-actions", "SnapshotActions", "Enable snapshot manager actions."},
@@ -69,6 +72,7 @@ var cinderExtensions = [][3]string{
 	{"os-vol-image-meta", "VolumeImageMetadata", "Show image metadata associated with the volume."},
 	{"os-vol-mig-status-attr", "VolumeMigStatusAttribute", "Expose migration_status as an attribute of a volume."},
 	{"os-vol-tenant-attr", "VolumeTenantAttribute", "Expose the internal project_id as an attribute of a volume."},
+	{"os-volume-transfer", "VolumeTransfer", "Volume transfer management support."},
 	{"os-volume-type-access", "VolumeTypeAccess", "Volume type access support."},
 }
 

@@ -125,6 +125,12 @@ func (s *Service) projectless(inner *http.ServeMux) api.HandlerFunc {
 func (s *Service) apiHandler(rt route) api.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		caller := api.CallerFrom(r.Context())
+		// Cinder's router has no resource paths with a trailing slash beyond the version
+		// documents: "/volumes/" names an empty id and is a 404. (The shared server
+		// strips the slash from the URL; the request line keeps it.)
+		if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasSuffix(p, "/") && !rt.root {
+			return notFound("The resource could not be found.")
+		}
 		if rt.unversioned {
 			return rt.handle(w, r, &call{ver: minVersion, caller: caller, rule: rt.rule})
 		}

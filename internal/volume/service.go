@@ -180,7 +180,7 @@ func (s *Service) poolHost() string { return s.volumeHost() + "#" + s.backendNam
 
 // APIService returns the volume API ready to mount on the shared listener.
 func (s *Service) APIService() api.Service {
-	return api.Service{Name: "volume", Prefix: s.cfg.Prefix, Fault: fault, Routes: s.Routes()}
+	return api.Service{Name: "volume", Prefix: s.cfg.Prefix, Fault: fault, Routes: s.Routes(), TrailingSlashNotFound: true}
 }
 
 // call is what a handler knows about its request beyond the request itself.

@@ -130,12 +130,13 @@ func (s *Service) snapshotFor(ctx context.Context, c *call, id, rule string) (*s
 	return sn, nil
 }
 
-// snapshotView is Cinder's snapshot view with the extended attributes.
-func (s *Service) snapshotView(c *call, sn *snapshotRec) map[string]any {
+// snapshotView is Cinder's snapshot view; with ext (show and the detail list, which the
+// extended-attributes extension extends) the progress and project id as policy allows.
+func (s *Service) snapshotView(c *call, sn *snapshotRec, ext bool) map[string]any {
 	out := map[string]any{"id": sn.ID, "created_at": isoTime(sn.CreatedAt), "updated_at": isoTime(sn.UpdatedAt),
 		"name": strOrNil(sn.Name), "description": strOrNil(sn.Description), "volume_id": sn.VolumeID,
 		"status": sn.Status, "size": sn.VolumeSize, "metadata": orEmpty(sn.Metadata)}
-	if s.can(c, ruleSnapshotAttrs, ownerTarget(sn.ProjectID)) {
+	if ext && s.can(c, ruleSnapshotAttrs, ownerTarget(sn.ProjectID)) {
 		out["os-extended-snapshot-attributes:progress"] = sn.Progress
 		out["os-extended-snapshot-attributes:project_id"] = sn.ProjectID
 	}
@@ -273,7 +274,7 @@ func (s *Service) writeSnapshotList(w http.ResponseWriter, r *http.Request, c *c
 	}
 	out := make([]map[string]any, 0, len(filtered))
 	for _, sn := range filtered {
-		out = append(out, s.snapshotView(c, sn))
+		out = append(out, s.snapshotView(c, sn, detail))
 	}
 	body := map[string]any{"snapshots": out}
 	coll := "snapshots"
@@ -300,7 +301,7 @@ func (s *Service) showSnapshot(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": s.snapshotView(c, sn)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": s.snapshotView(c, sn, true)})
 	return nil
 }
 
@@ -310,6 +311,10 @@ func (s *Service) createSnapshot(w http.ResponseWriter, r *http.Request, c *call
 	body, err := api.DecodeObject(r, "snapshot")
 	if err != nil {
 		return err
+	}
+	if body.IsNull("volume_id") {
+		// Cinder looks the volume up before anything else: a null id is not found.
+		return volumeNotFound("None")
 	}
 	volID, _, err := body.Str("volume_id", false)
 	if err != nil || volID == "" {
@@ -409,7 +414,7 @@ func (s *Service) createSnapshot(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	s.wake.notify()
-	api.WriteJSON(w, http.StatusAccepted, map[string]any{"snapshot": s.snapshotView(c, sn)})
+	api.WriteJSON(w, http.StatusAccepted, map[string]any{"snapshot": s.snapshotView(c, sn, false)})
 	return nil
 }
 
@@ -459,7 +464,7 @@ func (s *Service) updateSnapshot(w http.ResponseWriter, r *http.Request, c *call
 		sn.Name, sn.Description, sn.UpdatedAt, sn.ID); err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": s.snapshotView(c, sn)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": s.snapshotView(c, sn, false)})
 	return nil
 }
 

@@ -210,9 +210,10 @@ func (s *Service) volumeFor(ctx context.Context, c *call, id, rule string) (*vol
 	return v, nil
 }
 
-// volumeView is Cinder's detailed volume view at the request's microversion, with the
-// host, tenant, migration-status and image-metadata extensions as policy allows.
-func (s *Service) volumeView(r *http.Request, c *call, v *volumeRec) map[string]any {
+// volumeView is Cinder's detailed volume view at the request's microversion; with ext
+// (show and detail list, which Cinder's extensions extend; create and update are not)
+// the host, tenant, migration-status and image-metadata attributes as policy allows.
+func (s *Service) volumeView(r *http.Request, c *call, v *volumeRec, ext bool) map[string]any {
 	admin := s.isAdmin(c)
 	target := ownerTarget(v.ProjectID)
 	atts := []map[string]any{}
@@ -227,6 +228,17 @@ func (s *Service) volumeView(r *http.Request, c *call, v *volumeRec) map[string]
 		}
 		atts = append(atts, m)
 	}
+	// The admin metadata users may see (readonly, attached_mode) shows in metadata, as
+	// Cinder's add_visible_admin_metadata does.
+	meta := make(map[string]string, len(v.Metadata)+2)
+	for k, val := range v.Metadata {
+		meta[k] = val
+	}
+	for _, k := range []string{"readonly", "attached_mode"} {
+		if val, ok := v.AdminMeta[k]; ok {
+			meta[k] = val
+		}
+	}
 	var typeName any = v.TypeName
 	if v.TypeName == "" {
 		typeName = nil
@@ -235,7 +247,7 @@ func (s *Service) volumeView(r *http.Request, c *call, v *volumeRec) map[string]
 		"id": v.ID, "status": v.Status, "size": v.Size, "availability_zone": v.AZ,
 		"created_at": isoTime(v.CreatedAt), "updated_at": isoTime(v.UpdatedAt),
 		"name": strOrNil(v.Name), "description": strOrNil(v.Description), "volume_type": typeName,
-		"snapshot_id": strOrNil(v.SnapshotID), "source_volid": strOrNil(v.SourceVolID), "metadata": v.Metadata,
+		"snapshot_id": strOrNil(v.SnapshotID), "source_volid": strOrNil(v.SourceVolID), "metadata": meta,
 		"links": s.resourceLinks(r, "volumes", v.ID), "user_id": v.UserID,
 		"bootable": strconv.FormatBool(v.Bootable), "encrypted": v.Encrypted, "replication_status": "disabled",
 		"consistencygroup_id": nil, "multiattach": v.Multiattach, "attachments": atts,
@@ -261,6 +273,9 @@ func (s *Service) volumeView(r *http.Request, c *call, v *volumeRec) map[string]
 	}
 	if c.at(65) {
 		out["consumes_quota"] = v.ConsumesQuota
+	}
+	if !ext {
+		return out
 	}
 	if s.can(c, ruleVolumeHostAttr, target) {
 		out["os-vol-host-attr:host"] = strOrNil(v.Host)
@@ -510,7 +525,7 @@ func (s *Service) writeVolumeList(w http.ResponseWriter, r *http.Request, c *cal
 	out := make([]map[string]any, 0, len(vols))
 	for _, v := range vols {
 		if detail {
-			out = append(out, s.volumeView(r, c, v))
+			out = append(out, s.volumeView(r, c, v, true))
 		} else {
 			out = append(out, map[string]any{"id": v.ID, "name": strOrNil(v.Name), "links": s.resourceLinks(r, "volumes", v.ID)})
 		}
@@ -567,7 +582,7 @@ func (s *Service) showVolume(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume": s.volumeView(r, c, v)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume": s.volumeView(r, c, v, true)})
 	return nil
 }
 
@@ -643,6 +658,6 @@ func (s *Service) updateVolume(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume": s.volumeView(r, c, v)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume": s.volumeView(r, c, v, false)})
 	return nil
 }

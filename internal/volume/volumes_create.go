@@ -330,7 +330,7 @@ func (s *Service) createVolume(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	s.wake.notify()
 	vol.ImageMeta = imageMeta
-	api.WriteJSON(w, http.StatusAccepted, map[string]any{"volume": s.volumeView(r, c, vol)})
+	api.WriteJSON(w, http.StatusAccepted, map[string]any{"volume": s.volumeView(r, c, vol, false)})
 	return nil
 }
 
