@@ -46,16 +46,13 @@ func TestVolumeFromImageAndUploadToImage(t *testing.T) {
 		t.Fatal("volume data differs from the image")
 	}
 	// Image metadata actions.
-	r := tc.doAs(t, tc.demoToken, "", "POST", "/volumes/"+id+"/action", map[string]any{"os-set_image_metadata":
-		map[string]any{"metadata": map[string]any{"hw_vif_model": "e1000"}}}).want(t, http.StatusOK)
+	r := tc.doAs(t, tc.demoToken, "", "POST", "/volumes/"+id+"/action", map[string]any{"os-set_image_metadata": map[string]any{"metadata": map[string]any{"hw_vif_model": "e1000"}}}).want(t, http.StatusOK)
 	if r.obj("metadata")["hw_vif_model"] != "e1000" {
 		t.Fatalf("set image metadata: %s", r.raw)
 	}
-	tc.doAs(t, tc.demoToken, "", "POST", "/volumes/"+id+"/action", map[string]any{"os-unset_image_metadata":
-		map[string]any{"key": "hw_vif_model"}}).want(t, http.StatusOK)
+	tc.doAs(t, tc.demoToken, "", "POST", "/volumes/"+id+"/action", map[string]any{"os-unset_image_metadata": map[string]any{"key": "hw_vif_model"}}).want(t, http.StatusOK)
 	// Upload the volume back into Glance.
-	r = tc.doAs(t, tc.demoToken, "3.1", "POST", "/volumes/"+id+"/action", map[string]any{"os-volume_upload_image":
-		map[string]any{"image_name": "from-volume", "disk_format": "raw"}}).want(t, http.StatusAccepted)
+	r = tc.doAs(t, tc.demoToken, "3.1", "POST", "/volumes/"+id+"/action", map[string]any{"os-volume_upload_image": map[string]any{"image_name": "from-volume", "disk_format": "raw"}}).want(t, http.StatusAccepted)
 	up := r.obj("os-volume_upload_image")
 	if up["status"] != "uploading" || up["image_name"] != "from-volume" || up["visibility"] != "private" {
 		t.Fatalf("upload response: %s", r.raw)
