@@ -512,7 +512,12 @@ func (s *Service) updateBackup(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"backup": s.backupView(r, c, b)})
+	// Cinder answers an update with the summary view.
+	out := map[string]any{"id": b.ID, "name": strOrNil(b.Name), "links": s.resourceLinks(r, "backups", b.ID)}
+	if c.at(43) {
+		out["metadata"] = orEmpty(b.Metadata)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"backup": out})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/gostack/gostack/internal/api"
@@ -117,8 +118,8 @@ func (s *Service) getPools(w http.ResponseWriter, r *http.Request, c *call) erro
 		}
 		ts := isoTime(store.FormatTime(now()))
 		pool["capabilities"] = map[string]any{
-			"volume_backend_name": d.Name(), "vendor_name": "gostack", "driver_version": "1.0",
-			"storage_protocol": "file", "total_capacity_gb": capa.TotalGB, "free_capacity_gb": capa.FreeGB,
+			"volume_backend_name": d.Name(), "vendor_name": vendorName, "driver_version": driverVersion,
+			"storage_protocol": storageProtocol, "total_capacity_gb": capa.TotalGB, "free_capacity_gb": capa.FreeGB,
 			"provisioned_capacity_gb": provisioned, "allocated_capacity_gb": provisioned,
 			"max_over_subscription_ratio": s.cfg.MaxOverSubscriptionRatio,
 			"reserved_percentage":         int(s.cfg.ReservedPercentage), "thin_provisioning_support": capa.ThinProvisioning,
@@ -129,3 +130,158 @@ func (s *Service) getPools(w http.ResponseWriter, r *http.Request, c *call) erro
 	api.WriteJSON(w, http.StatusOK, map[string]any{"pools": []any{pool}})
 	return nil
 }
+
+// Host and capability rules (cinder/policies/hosts.py, capabilities.py).
+const (
+	ruleHosts        = "volume_extension:hosts"
+	ruleCapabilities = "volume_extension:capabilities"
+)
+
+// hostRoutes are /os-hosts (admin): the services' hosts and per-project usage of a
+// cinder-volume host.
+func (s *Service) hostRoutes() []route {
+	return []route{
+		{method: "GET", path: "/os-hosts", rule: ruleHosts, handle: s.listHosts},
+		{method: "GET", path: "/os-hosts/{host}", rule: ruleHosts, handle: s.showHost},
+		{method: "GET", path: "/capabilities/{host}", rule: ruleCapabilities, handle: s.showCapabilities},
+	}
+}
+
+// listHosts is GET /os-hosts.
+func (s *Service) listHosts(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, nil); err != nil {
+		return err
+	}
+	rows, err := s.loadServices(r.Context(), "", "")
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(rows))
+	for _, sv := range rows {
+		status, state := "unavailable", "enabled"
+		if s.up(sv) {
+			status = "available"
+		}
+		if sv.disabled {
+			state = "disabled"
+		}
+		updated := sv.updatedAt
+		if updated == "" {
+			updated = sv.createdAt
+		}
+		out = append(out, map[string]any{"host_name": sv.host, "service": sv.binary, "zone": sv.zone,
+			"service-status": status, "service-state": state, "last-update": isoTime(updated)})
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"hosts": out})
+	return nil
+}
+
+// showHost is GET /os-hosts/{host}: usage per project on an enabled cinder-volume host.
+func (s *Service) showHost(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, nil); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	host := r.PathValue("host")
+	rows, err := s.loadServices(ctx, "", binaryVolume)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, sv := range rows {
+		found = found || (sv.host == host && !sv.disabled)
+	}
+	if !found {
+		return notFound("Host %s could not be found.", host)
+	}
+	type usage struct{ vols, volGB, snaps, snapGB int64 }
+	per := map[string]*usage{}
+	q, err := s.db.QueryContext(ctx, `SELECT project_id, COUNT(*), COALESCE(SUM(size), 0) FROM volume_volumes
+		WHERE deleted = ? AND (host = ? OR host LIKE ?) GROUP BY project_id`, false, host, host+"#%")
+	if err != nil {
+		return err
+	}
+	for q.Next() {
+		var p string
+		u := &usage{}
+		if err := q.Scan(&p, &u.vols, &u.volGB); err != nil {
+			q.Close()
+			return err
+		}
+		per[p] = u
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return err
+	}
+	q, err = s.db.QueryContext(ctx, `SELECT s.project_id, COUNT(*), COALESCE(SUM(s.volume_size), 0) FROM volume_snapshots s
+		JOIN volume_volumes v ON v.id = s.volume_id WHERE s.deleted = ? AND (v.host = ? OR v.host LIKE ?)
+		GROUP BY s.project_id`, false, host, host+"#%")
+	if err != nil {
+		return err
+	}
+	for q.Next() {
+		var p string
+		var n, gb int64
+		if err := q.Scan(&p, &n, &gb); err != nil {
+			q.Close()
+			return err
+		}
+		if per[p] == nil {
+			per[p] = &usage{}
+		}
+		per[p].snaps, per[p].snapGB = n, gb
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return err
+	}
+	var total usage
+	for _, u := range per {
+		total.vols += u.vols
+		total.volGB += u.volGB
+		total.snaps += u.snaps
+		total.snapGB += u.snapGB
+	}
+	res := func(project string, u usage) map[string]any {
+		return map[string]any{"resource": map[string]any{"host": host, "project": project,
+			"volume_count": fmt.Sprint(u.vols), "total_volume_gb": fmt.Sprint(u.volGB),
+			"snapshot_count": fmt.Sprint(u.snaps), "total_snapshot_gb": fmt.Sprint(u.snapGB)}}
+	}
+	out := []map[string]any{res("(total)", total)}
+	for p, u := range per {
+		out = append(out, res(p, *u))
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"host": out})
+	return nil
+}
+
+// showCapabilities is GET /capabilities/{host} (admin): the backend's capabilities.
+func (s *Service) showCapabilities(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.authorize(c, c.rule, nil); err != nil {
+		return err
+	}
+	d, _ := s.backend()
+	host := r.PathValue("host")
+	if d == nil || (host != s.volumeHost() && host != s.poolHost()) {
+		return notFound("Host %s could not be found.", host)
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{
+		"namespace": "OS::Storage::Capabilities::" + s.volumeHost(), "vendor_name": vendorName,
+		"volume_backend_name": d.Name(), "pool_name": d.Name(), "driver_version": driverVersion,
+		"storage_protocol": storageProtocol, "display_name": nil, "description": nil, "visibility": nil,
+		"replication_targets": []any{},
+		"properties": map[string]any{
+			"thin_provisioning": map[string]any{"title": "Thin Provisioning", "type": "boolean",
+				"description": "Sets thin provisioning."},
+		},
+	})
+	return nil
+}
+
+// What the backend reports about itself (Cinder's reference drivers say "Open Source").
+const (
+	vendorName      = "Open Source"
+	driverVersion   = "1.0.0"
+	storageProtocol = "file"
+)

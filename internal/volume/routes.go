@@ -49,6 +49,7 @@ func (s *Service) routeGroups() [][]route {
 		s.backupRoutes(),
 		s.messageRoutes(),
 		s.schedulerStatsRoutes(),
+		s.hostRoutes(),
 	}
 }
 

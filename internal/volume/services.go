@@ -103,8 +103,10 @@ func (s *Service) loadServices(ctx context.Context, host, binary string) ([]serv
 		backend_state, active_backend_id, created_at, updated_at FROM volume_services WHERE 1 = 1`
 	var args []any
 	if host != "" {
-		q += ` AND host = ?`
-		args = append(args, host)
+		// A host names its services and its backends' (host@backend), as Cinder's
+		// service filter matches.
+		q += ` AND (host = ? OR host LIKE ?)`
+		args = append(args, host, host+"@%")
 	}
 	if binary != "" {
 		q += ` AND binary_name = ?`

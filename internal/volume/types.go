@@ -210,14 +210,15 @@ func (s *Service) ensureDefaultType(ctx context.Context) error {
 }
 
 // typeView is Cinder's volume type view with the access extension's is_public; extra
-// specs are filtered for non-admins, qos_specs_id shown to admins.
-func (s *Service) typeView(c *call, t *volumeType) map[string]any {
+// specs are filtered for non-admins; with ext (show and list) qos_specs_id is shown
+// to admins.
+func (s *Service) typeView(c *call, t *volumeType, ext bool) map[string]any {
 	out := map[string]any{"id": t.ID, "name": t.Name, "is_public": t.IsPublic, "description": strOrNil(t.Description),
 		"os-volume-type-access:is_public": t.IsPublic}
 	if s.can(c, ruleTypeExtraSpecsAccess, ownerTarget(c.caller.ProjectID)) {
 		out["extra_specs"] = s.visibleSpecs(c, t.Specs)
 	}
-	if s.can(c, ruleTypeQoSAccess, ownerTarget(c.caller.ProjectID)) {
+	if ext && s.can(c, ruleTypeQoSAccess, ownerTarget(c.caller.ProjectID)) {
 		out["qos_specs_id"] = strOrNil(t.QoSSpecsID)
 	}
 	return out
@@ -327,7 +328,7 @@ func (s *Service) listTypes(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	out := make([]map[string]any, 0, len(types))
 	for _, t := range types {
-		out = append(out, s.typeView(c, t))
+		out = append(out, s.typeView(c, t, true))
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_types": out})
 	return nil
@@ -356,7 +357,7 @@ func (s *Service) showType(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := s.authorize(c, c.rule, nil); err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, true)})
 	return nil
 }
 
@@ -442,7 +443,7 @@ func (s *Service) createType(w http.ResponseWriter, r *http.Request, c *call) er
 	if t.Specs == nil {
 		t.Specs = map[string]string{}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, false)})
 	return nil
 }
 
@@ -536,7 +537,7 @@ func (s *Service) updateType(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, false)})
 	return nil
 }
 

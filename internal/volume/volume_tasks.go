@@ -693,6 +693,21 @@ func (s *Service) runRestoreBackup(ctx context.Context, t *task) error {
 			THEN ? ELSE launched_at END, updated_at = ? WHERE id = ?`, stAvailable, ts, ts, v.ID); err != nil {
 			return err
 		}
+		// The backed-up volume's metadata comes back with its data, as Cinder's backup
+		// carries it.
+		var src string
+		if err := tx.QueryRowContext(ctx, `SELECT volume_id FROM volume_backups WHERE id = ?`, p.BackupID).Scan(&src); err != nil {
+			return err
+		}
+		if src != v.ID {
+			meta, err := loadMeta(ctx, tx, "volume_metadata", "volume_id", src)
+			if err != nil {
+				return err
+			}
+			if err := setMeta(ctx, tx, "volume_metadata", "volume_id", v.ID, meta, false); err != nil {
+				return err
+			}
+		}
 		_, err := tx.ExecContext(ctx, `UPDATE volume_backups SET status = ?, updated_at = ? WHERE id = ?`, stAvailable, ts, p.BackupID)
 		return err
 	})
