@@ -43,6 +43,17 @@ type Config struct {
 	Network NetworkConfig
 	// Console holds the remote console settings (console.go).
 	Console ConsoleConfig
+	// Volume holds the block-storage settings.
+	Volume VolumeConfig
+}
+
+// VolumeConfig says which block-storage backend this process's cinder-volume uses.
+type VolumeConfig struct {
+	// Driver is "file" (qcow2/raw files under <data-dir>/volumes, the default) or
+	// "fake" (in memory, for tests).
+	Driver string
+	// ServiceDownTime is how long a silent volume service stays "up" (60 s).
+	ServiceDownTime time.Duration
 }
 
 // ComputeConfig says which compute hosts this process runs.
@@ -83,8 +94,8 @@ func DefaultDataDir() string {
 
 // fileConfig is the optional gostack.toml in the data directory, for settings that are
 // rarely changed: token life, bcrypt cost, Keystone's security_compliance options and the
-// compute hosts ([compute]), the remote consoles ([console]) and the default network ranges
-// ([network]).
+// compute hosts ([compute]), the remote consoles ([console]), the volume backend ([volume])
+// and the default network ranges ([network]).
 type fileConfig struct {
 	Identity struct {
 		TokenExpiration string `toml:"token_expiration"`
@@ -106,6 +117,10 @@ type fileConfig struct {
 		WebDir         string   `toml:"web_dir"`
 		Disabled       bool     `toml:"disabled"`
 	} `toml:"console"`
+	Volume struct {
+		Driver          string `toml:"driver"`
+		ServiceDownTime string `toml:"service_down_time"`
+	} `toml:"volume"`
 	Network struct {
 		PublicCIDR    string `toml:"public_cidr"`
 		PrivateCIDR   string `toml:"private_cidr"`
@@ -178,6 +193,12 @@ func (c *Config) loadFileConfig() error {
 		return err
 	}
 	if err := c.applyConsoleFileConfig(fc, dur); err != nil {
+		return err
+	}
+	if c.Volume.Driver == "" {
+		c.Volume.Driver = fc.Volume.Driver
+	}
+	if err := dur(fc.Volume.ServiceDownTime, &c.Volume.ServiceDownTime); err != nil {
 		return err
 	}
 	for _, f := range []struct {

@@ -123,12 +123,18 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	}
 	simPorts := newSimulatedHostPorts(netSvc, without(computeHosts, netHost), log.With("component", "network"))
 
+	volumeSvc, err := newVolume(ctx, db, enforcer, cfg, imageSvc, log.With("component", "volume"))
+	if err != nil {
+		return err
+	}
+
 	srv := api.NewServer(log.With("component", "api"), idSvc, enforcer)
 	srv.Mount(idSvc.APIService())
 	srv.Mount(imageSvc.APIService())
 	srv.Mount(placementSvc.APIService())
 	srv.Mount(computeSvc.APIService())
 	srv.Mount(simPorts.wrapAPI(netSvc.APIService()))
+	srv.Mount(volumeSvc.APIService())
 	consoleProxy, err := mountConsoleProxy(srv, computeSvc, cfg, log.With("component", "console"))
 	if err != nil {
 		return err
@@ -168,6 +174,12 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 		computeSvc.Run(runCtx)
 	}()
 
+	volumeDone := make(chan struct{})
+	go func() {
+		defer close(volumeDone)
+		volumeSvc.Run(runCtx)
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("gostack is up", "listen", ln.Addr().String(), "url", base, "data_dir", cfg.DataDir,
@@ -191,7 +203,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	// Running tasks stop at their next step; whatever is left is picked up again at the
 	// next start, as after a crash.
 	stop()
-	for name, done := range map[string]chan struct{}{"compute": computeDone, "network": netDone} {
+	for name, done := range map[string]chan struct{}{"compute": computeDone, "network": netDone, "volume": volumeDone} {
 		select {
 		case <-done:
 		case <-sctx.Done():
@@ -288,6 +300,10 @@ func bootstrapConfig(cfg Config, s *secrets, base string) identity.BootstrapConf
 			identity.CatalogEntry("placement", "placement", "Placement Service", cfg.Region, urls(base+"/placement")),
 			identity.CatalogEntry("compute", "nova", "Compute Service", cfg.Region, urls(base+"/compute/v2.1")),
 			identity.CatalogEntry("network", "neutron", "Network Service", cfg.Region, urls(base+"/networking")),
+			identity.CatalogEntry("volumev3", "cinderv3", "Cinder Volume Service V3", cfg.Region,
+				urls(base+"/volume/v3/$(project_id)s")),
+			identity.CatalogEntry("block-storage", "cinder", "Cinder Volume Service", cfg.Region,
+				urls(base+"/volume/v3/$(project_id)s")),
 		},
 	}
 }

@@ -1,0 +1,91 @@
+package volume
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gostack/gostack/internal/store"
+)
+
+// restart stops the runners and builds a new Service over the same store and the same
+// (in-memory, hence surviving) backend, as a process restart would, then runs it.
+func (tc *testCloud) restart(t *testing.T) {
+	t.Helper()
+	tc.stop()
+	svc, err := New(context.Background(), tc.db, tc.enf, Config{Host: "testhost"}, tc.svc.deps, tc.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetBackend(tc.driver, tc.backups)
+	tc.svc = svc
+	tc.start(t)
+}
+
+func TestRestartReRunsInterruptedCreate(t *testing.T) {
+	var block atomic.Bool
+	block.Store(true)
+	started := make(chan string, 4)
+	tc := newTestCloud(t, testOptions{hook: func(ctx context.Context, op, id string) error {
+		if op == "create" && block.Load() {
+			started <- id
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}})
+	r := tc.do(t, "", "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1}}).want(t, http.StatusAccepted)
+	id := r.obj("volume")["id"].(string)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("create never reached the driver")
+	}
+	tc.stop()
+	var state string
+	if err := tc.db.QueryRowContext(context.Background(), `SELECT state FROM volume_tasks WHERE resource_id = ?`, id).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != taskRunning {
+		t.Fatalf("task state after shutdown %q, want running", state)
+	}
+	block.Store(false)
+	tc.restart(t)
+	tc.waitStatus(t, "/volumes/"+id, "volume", "available")
+	if _, ok := tc.driver.Has(id); !ok {
+		t.Fatal("volume data missing after the re-run")
+	}
+}
+
+func TestRecoverySettlesAndReconciles(t *testing.T) {
+	tc := newTestCloud(t)
+	ctx := context.Background()
+	keep := tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})["id"].(string)
+	gone := tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})["id"].(string)
+	stuck := tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})["id"].(string)
+	tc.stop()
+	ts := store.FormatTime(now())
+	// An interrupted delete: the row went, the data stayed.
+	if _, err := tc.db.ExecContext(ctx, `UPDATE volume_volumes SET deleted = ?, deleted_at = ? WHERE id = ?`, true, ts, gone); err != nil {
+		t.Fatal(err)
+	}
+	// A transitional status with no task behind it.
+	if _, err := tc.db.ExecContext(ctx, `UPDATE volume_volumes SET status = ? WHERE id = ?`, stExtending, stuck); err != nil {
+		t.Fatal(err)
+	}
+	// Data nobody knows about.
+	tc.driver.Put("stranger", 1, []byte("user data"))
+	tc.restart(t)
+	if _, ok := tc.driver.Has(gone); ok {
+		t.Error("data of a deleted volume was not removed")
+	}
+	if _, ok := tc.driver.Has(keep); !ok {
+		t.Error("data of a live volume was removed")
+	}
+	if _, ok := tc.driver.Has("stranger"); !ok {
+		t.Error("unknown data was removed")
+	}
+	tc.waitStatus(t, "/volumes/"+stuck, "volume", stErrorExtending)
+}
