@@ -142,6 +142,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	defer consoleProxy.Close()
 	computeSvc.SetImageAPI(srv, "/image")
 	computeSvc.SetNetworkAPI(srv, "/networking")
+	computeSvc.SetVolumeAPI(srv, "/volume")
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

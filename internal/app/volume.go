@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/gostack/gostack/internal/api"
 	"github.com/gostack/gostack/internal/driver/block"
 	"github.com/gostack/gostack/internal/driver/block/fake"
+	"github.com/gostack/gostack/internal/driver/block/file"
 	"github.com/gostack/gostack/internal/image"
+	"github.com/gostack/gostack/internal/platform"
 	"github.com/gostack/gostack/internal/policy"
 	"github.com/gostack/gostack/internal/store"
 	"github.com/gostack/gostack/internal/volume"
@@ -31,13 +34,16 @@ func newVolume(ctx context.Context, db *store.DB, enforcer *policy.Enforcer, cfg
 	)
 	switch cfg.Volume.Driver {
 	case "", "file":
-		// TODO(block-file): wire the file driver once the block-file branch is merged:
-		//   file.New(file.Config{Dir: filepath.Join(cfg.DataDir, "volumes"),
-		//       Runner: &platform.Exec{...}, Log: log.With("driver", "file")})
-		//   file.NewBackupStore(filepath.Join(cfg.DataDir, "backups"))
-		// Until then the in-memory fake stands in (its data does not survive a restart).
-		log.Warn("the file volume driver is not available yet; using the in-memory fake backend")
-		driver, backups = fake.New(fake.Config{Name: "file"}), fake.NewBackupStore()
+		fd, err := file.New(file.Config{Dir: filepath.Join(cfg.DataDir, "volumes"),
+			Runner: &platform.Exec{Log: log.With("component", "exec")}, Log: log.With("driver", "file")})
+		if err != nil {
+			return nil, err
+		}
+		bs, err := file.NewBackupStore(filepath.Join(cfg.DataDir, "backups"), log.With("driver", "file-backup"))
+		if err != nil {
+			return nil, err
+		}
+		driver, backups = fd, bs
 	case "fake":
 		driver, backups = fake.New(fake.Config{}), fake.NewBackupStore()
 	default:
