@@ -37,6 +37,12 @@ func (s *Service) routeGroups() [][]route {
 	return [][]route{
 		s.versionRoutes(),
 		s.serviceRoutes(),
+		// Extras (issue 6 helper): QoS specs, group types, groups, group snapshots, transfers.
+		s.qosSpecsRoutes(),
+		s.groupTypeRoutes(),
+		s.groupRoutes(),
+		s.groupSnapshotRoutes(),
+		s.transferRoutes(),
 	}
 }
 
