@@ -262,17 +262,16 @@ func (s *Service) createGroupSnapshot(w http.ResponseWriter, r *http.Request, c 
 		if err != nil {
 			return err
 		}
-		var gigs int64
+		usage := map[string]typeUsage{}
 		for _, m := range members {
 			if m.Status != "available" && m.Status != "in-use" {
 				return invalidVolume("Volume %s status must be available or in-use, but current status is: %s.", m.ID, m.Status)
 			}
-			gigs += m.Size
+			u := usage[m.TypeID]
+			u.count, u.gigabytes = u.count+1, u.gigabytes+m.Size
+			usage[m.TypeID] = u
 		}
-		if err := lockQuota(ctx, tx, gs.ProjectID); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, gs.ProjectID, quotaDelta{snapshots: int64(len(members)), gigabytes: gigs}); err != nil {
+		if err := s.checkTypedQuota(ctx, tx, gs.ProjectID, usage, true); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO volume_group_snapshots (id, group_id, project_id, user_id, name,

@@ -136,7 +136,7 @@ func parseGroupTypeCreate(body api.Object) (groupTypeCreateRequest, error) {
 	if req.Name, err = reqName(o, "name"); err != nil {
 		return req, err
 	}
-	if d, present, err := optString(o, "description", 255); err != nil {
+	if d, present, err := optStr(o, "description", 255); err != nil {
 		return req, err
 	} else if present && o["description"] != nil {
 		req.Description = &d
@@ -178,7 +178,7 @@ func parseGroupTypeUpdate(body api.Object) (groupTypeUpdateRequest, error) {
 	if err := onlyFields(o, "name", "description", "is_public"); err != nil {
 		return req, err
 	}
-	if n, present, err := optString(o, "name", 255); err != nil {
+	if n, present, err := optStr(o, "name", 255); err != nil {
 		return req, err
 	} else if present && o["name"] != nil {
 		if strings.TrimSpace(n) == "" {
@@ -187,7 +187,7 @@ func parseGroupTypeUpdate(body api.Object) (groupTypeUpdateRequest, error) {
 		n = strings.TrimSpace(n)
 		req.Name = &n
 	}
-	if d, present, err := optString(o, "description", 255); err != nil {
+	if d, present, err := optStr(o, "description", 255); err != nil {
 		return req, err
 	} else if present && o["description"] != nil {
 		req.Description = &d

@@ -370,13 +370,13 @@ func parseGroupCreate(body api.Object) (groupCreateRequest, error) {
 // nameAndDescription reads the optional name and description of a group or group
 // snapshot body (stripped, as Cinder does).
 func nameAndDescription(o api.Object) (name, desc *string, err error) {
-	if n, present, err := optString(o, "name", 255); err != nil {
+	if n, present, err := optStr(o, "name", 255); err != nil {
 		return nil, nil, err
 	} else if present && o["name"] != nil {
 		n = strings.TrimSpace(n)
 		name = &n
 	}
-	if d, present, err := optString(o, "description", 255); err != nil {
+	if d, present, err := optStr(o, "description", 255); err != nil {
 		return nil, nil, err
 	} else if present && o["description"] != nil {
 		d = strings.TrimSpace(d)
@@ -450,10 +450,7 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request, c *call) e
 			}
 			g.VolumeTypes = append(g.VolumeTypes, id)
 		}
-		if err := lockQuota(ctx, tx, project); err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, project, quotaDelta{groups: 1}); err != nil {
+		if err := s.checkGroupQuota(ctx, tx, project); err != nil {
 			return err
 		}
 		return insertGroup(ctx, tx, g)
@@ -524,7 +521,7 @@ func parseGroupUpdate(body api.Object) (groupUpdateRequest, error) {
 		key string
 		dst *[]string
 	}{{"add_volumes", &req.Add}, {"remove_volumes", &req.Remove}} {
-		s, present, err := optString(o, f.key, 255)
+		s, present, err := optStr(o, f.key, 255)
 		if err != nil {
 			return req, err
 		}
@@ -696,15 +693,6 @@ func (s *Service) checkAddVolume(ctx context.Context, tx *store.Tx, g *group, vi
 func pyTuple(items []string) string {
 	l := pyList(items)
 	return "(" + l[1:len(l)-1] + ")"
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // CheckVolumeGroup is what the core's volume create asks when a request names a
@@ -1071,14 +1059,16 @@ func (s *Service) createGroupFromSource(w http.ResponseWriter, r *http.Request, 
 			g.GroupTypeID, g.AZ, g.VolumeTypes = src.GroupTypeID, src.AZ, src.VolumeTypes
 			g.SourceGroupID = &src.ID
 		}
-		if err := lockQuota(ctx, tx, project); err != nil {
+		if err := s.checkGroupQuota(ctx, tx, project); err != nil {
 			return err
 		}
-		var gigs int64
+		usage := map[string]typeUsage{}
 		for _, nv := range vols {
-			gigs += nv.size
+			u := usage[nv.typeID]
+			u.count, u.gigabytes = u.count+1, u.gigabytes+nv.size
+			usage[nv.typeID] = u
 		}
-		if err := checkQuota(ctx, tx, project, quotaDelta{groups: 1, volumes: int64(len(vols)), gigabytes: gigs}); err != nil {
+		if err := s.checkTypedQuota(ctx, tx, project, usage, false); err != nil {
 			return err
 		}
 		if err := insertGroup(ctx, tx, g); err != nil {

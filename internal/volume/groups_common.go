@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -74,9 +75,9 @@ func queryBool(r *http.Request, key string) (bool, error) {
 	return false, invalidInput("Invalid value '%s' for %s", v[len(v)-1], key)
 }
 
-// optString reads an optional string field that may be null (description,
+// optStr reads an optional string field that may be null (description,
 // name_allow_zero_min_length): at most maxLen characters.
-func optString(o api.Object, field string, maxLen int) (s string, present bool, err error) {
+func optStr(o api.Object, field string, maxLen int) (s string, present bool, err error) {
 	v, ok := o[field]
 	if !ok {
 		return "", false, nil
@@ -168,13 +169,6 @@ func specMap(field string, v any, pattern *regexp.Regexp, allowNull bool) (specs
 	return specs, nulls, nil
 }
 
-// uuidPattern is the uuid format of Cinder's schemas (oslo's is_uuid_like, dashes
-// optional).
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
-
-// isUUID reports whether s is uuid-like.
-func isUUID(s string) bool { return uuidPattern.MatchString(s) }
-
 // resourceLinks are Cinder's self and bookmark links of a resource in collection.
 func resourceLinks(r *http.Request, prefix, project, collection, id string) []map[string]string {
 	base := api.BaseURL(r) + prefix
@@ -192,121 +186,73 @@ func callerProject(c *call) string {
 	return c.caller.ProjectID
 }
 
-// defaultExtraQuotas are Cinder's quota defaults for the resources these files take
-// ([DEFAULT] quota_volumes, quota_snapshots, quota_gigabytes, quota_groups).
-var defaultExtraQuotas = map[string]int64{
-	"volumes":   10,
-	"snapshots": 10,
-	"gigabytes": 1000,
-	"groups":    10,
-}
-
-// quotaLimit returns a project's hard limit of resource (-1: unlimited): the project's
-// own, else the "default" quota class, else Cinder's default.
-func quotaLimit(ctx context.Context, tx *store.Tx, project, resource string) (int64, error) {
-	var limit int64
-	err := tx.QueryRowContext(ctx, `SELECT hard_limit FROM volume_quotas WHERE project_id = ? AND resource = ?`,
-		project, resource).Scan(&limit)
-	if err == nil {
-		return limit, nil
-	}
-	if !store.IsNoRows(err) {
-		return 0, err
-	}
-	err = tx.QueryRowContext(ctx, `SELECT hard_limit FROM volume_quota_classes WHERE class_name = ? AND resource = ?`,
-		"default", resource).Scan(&limit)
-	if err == nil {
-		return limit, nil
-	}
-	if !store.IsNoRows(err) {
-		return 0, err
-	}
-	if d, ok := defaultExtraQuotas[resource]; ok {
-		return d, nil
-	}
-	return -1, nil
-}
-
-// lockQuota takes the project's quota lock row first thing in a transaction that takes
-// quota (see volume_quota_locks), so that counting and inserting is race-free.
-func lockQuota(ctx context.Context, tx *store.Tx, project string) error {
-	ts := store.FormatTime(now())
-	if _, err := tx.ExecContext(ctx, `INSERT INTO volume_quota_locks (project_id, updated_at) VALUES (?, ?)
-		ON CONFLICT (project_id) DO UPDATE SET updated_at = excluded.updated_at`, project, ts); err != nil {
+// checkGroupQuota refuses, with Cinder's GroupLimitExceeded (413), one more group than
+// the project's groups quota allows. It takes the project's quota lock (the core's
+// lockQuota) so that counting and inserting is race-free.
+func (s *Service) checkGroupQuota(ctx context.Context, tx *store.Tx, project string) error {
+	if err := lockQuota(ctx, tx, project); err != nil {
 		return fmt.Errorf("lock quota: %w", err)
+	}
+	limits, err := s.projectLimits(ctx, tx, project)
+	if err != nil {
+		return err
+	}
+	limit, ok := limits["groups"]
+	if !ok || limit < 0 {
+		return nil
+	}
+	var used int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM volume_groups WHERE project_id = ? AND deleted = ?`,
+		project, false).Scan(&used); err != nil {
+		return fmt.Errorf("count groups: %w", err)
+	}
+	if used+1 > limit {
+		return overLimit("Maximum number of groups allowed (%d) exceeded", limit)
 	}
 	return nil
 }
 
-// projectUsage counts what a project holds of resource from the live rows.
-func projectUsage(ctx context.Context, tx *store.Tx, project, resource string) (int64, error) {
-	var q string
-	var args []any
-	switch resource {
-	case "volumes":
-		q = `SELECT COUNT(*) FROM volume_volumes WHERE project_id = ? AND deleted = ? AND consumes_quota = ?`
-		args = []any{project, false, true}
-	case "gigabytes":
-		// Cinder counts volume and snapshot gigabytes in one resource.
-		q = `SELECT COALESCE((SELECT SUM(size) FROM volume_volumes WHERE project_id = ? AND deleted = ?
-			AND consumes_quota = ?), 0) + COALESCE((SELECT SUM(volume_size) FROM volume_snapshots
-			WHERE project_id = ? AND deleted = ? AND consumes_quota = ?), 0)`
-		args = []any{project, false, true, project, false, true}
-	case "snapshots":
-		q = `SELECT COUNT(*) FROM volume_snapshots WHERE project_id = ? AND deleted = ? AND consumes_quota = ?`
-		args = []any{project, false, true}
-	case "groups":
-		q = `SELECT COUNT(*) FROM volume_groups WHERE project_id = ? AND deleted = ?`
-		args = []any{project, false}
-	default:
-		return 0, fmt.Errorf("unknown quota resource %q", resource)
-	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s usage: %w", resource, err)
-	}
-	return n, nil
-}
+// typeUsage is what an operation adds of one volume type: volumes (or snapshots) and
+// their gigabytes.
+type typeUsage struct{ count, gigabytes int64 }
 
-// quotaDelta is what an operation adds to a project's usage.
-type quotaDelta struct {
-	volumes, gigabytes, snapshots, groups int64
-}
-
-// checkQuota refuses, with Cinder's 413, a delta that takes project over a limit. The
-// caller has taken the project's quota lock in tx.
-func checkQuota(ctx context.Context, tx *store.Tx, project string, d quotaDelta) error {
-	for _, item := range []struct {
-		res string
-		n   int64
-	}{{"groups", d.groups}, {"volumes", d.volumes}, {"snapshots", d.snapshots}, {"gigabytes", d.gigabytes}} {
-		if item.n <= 0 {
+// checkTypedQuota checks, through the core's checkQuota, what an operation on several
+// volumes takes: the totals once, then each volume type's own quotas. snapshots says the
+// counts are snapshots rather than volumes.
+func (s *Service) checkTypedQuota(ctx context.Context, tx *store.Tx, project string, usage map[string]typeUsage, snapshots bool) error {
+	var total quotaDelta
+	ids := make([]string, 0, len(usage))
+	for id, u := range usage {
+		ids = append(ids, id)
+		total.gigabytes += u.gigabytes
+		if snapshots {
+			total.snapshots += u.count
+		} else {
+			total.volumes += u.count
+		}
+	}
+	if err := s.checkQuota(ctx, tx, project, total); err != nil {
+		return err
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		var name string
+		err := tx.QueryRowContext(ctx, `SELECT name FROM volume_types WHERE id = ?`, id).Scan(&name)
+		if store.IsNoRows(err) {
 			continue
 		}
-		limit, err := quotaLimit(ctx, tx, project, item.res)
 		if err != nil {
 			return err
 		}
-		if limit < 0 {
-			continue
+		u := usage[id]
+		d := quotaDelta{gigabytes: u.gigabytes, typeName: name, typeOnly: true}
+		if snapshots {
+			d.snapshots = u.count
+		} else {
+			d.volumes = u.count
 		}
-		used, err := projectUsage(ctx, tx, project, item.res)
-		if err != nil {
+		if err := s.checkQuota(ctx, tx, project, d); err != nil {
 			return err
-		}
-		if used+item.n <= limit {
-			continue
-		}
-		switch item.res {
-		case "groups":
-			return overLimit("Maximum number of groups allowed (%d) exceeded", limit)
-		case "volumes":
-			return overLimit("Maximum number of volumes allowed (%d) exceeded for quota 'volumes'.", limit)
-		case "snapshots":
-			return overLimit("Maximum number of snapshots allowed (%d) exceeded", limit)
-		default:
-			return overLimit("Requested volume or snapshot exceeds allowed gigabytes quota. Requested %dG, quota is %dG and %dG has been consumed.",
-				item.n, limit, used)
 		}
 	}
 	return nil

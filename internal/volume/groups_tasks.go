@@ -26,8 +26,8 @@ const (
 // errNoDriver fails a task when this process has no block driver.
 var errNoDriver = errors.New("no block driver on this host")
 
-// blockVolume is the driver's view of a member volume.
-func blockVolume(m *memberVolume) block.Volume {
+// memberBlockVolume is the driver's view of a member volume.
+func memberBlockVolume(m *memberVolume) block.Volume {
 	return block.Volume{ID: m.ID, SizeGB: m.Size, Format: m.DiskFormat}
 }
 
@@ -64,7 +64,7 @@ func (s *Service) runCreateGroupFromSource(ctx context.Context, t *task) error {
 				*m.SnapshotID).Scan(&sn.ID, &sn.VolumeID, &sn.SizeGB); err != nil {
 				return fmt.Errorf("read source snapshot %s: %w", *m.SnapshotID, err)
 			}
-			if err := d.CreateFromSnapshot(ctx, blockVolume(m), sn); err != nil {
+			if err := d.CreateFromSnapshot(ctx, memberBlockVolume(m), sn); err != nil {
 				return fmt.Errorf("create volume %s from snapshot: %w", m.ID, err)
 			}
 		case m.SourceVolID != nil:
@@ -73,11 +73,11 @@ func (s *Service) runCreateGroupFromSource(ctx context.Context, t *task) error {
 			if err != nil {
 				return fmt.Errorf("read source volume %s: %w", *m.SourceVolID, err)
 			}
-			if err := d.Clone(ctx, blockVolume(m), blockVolume(src)); err != nil {
+			if err := d.Clone(ctx, memberBlockVolume(m), memberBlockVolume(src)); err != nil {
 				return fmt.Errorf("clone volume %s: %w", m.ID, err)
 			}
 		default:
-			if err := d.Create(ctx, blockVolume(m)); err != nil {
+			if err := d.Create(ctx, memberBlockVolume(m)); err != nil {
 				return fmt.Errorf("create volume %s: %w", m.ID, err)
 			}
 		}
@@ -123,7 +123,7 @@ func (s *Service) runDeleteGroup(ctx context.Context, t *task) error {
 		if err := stepCheck(ctx); err != nil {
 			return err
 		}
-		if err := d.Delete(ctx, blockVolume(m)); err != nil && !errors.Is(err, block.ErrNotFound) {
+		if err := d.Delete(ctx, memberBlockVolume(m)); err != nil && !errors.Is(err, block.ErrNotFound) {
 			return fmt.Errorf("delete volume %s: %w", m.ID, err)
 		}
 	}
@@ -179,7 +179,7 @@ func (s *Service) runCreateGroupSnapshot(ctx context.Context, t *task) error {
 			return fmt.Errorf("read volume %s: %w", sn.VolumeID, err)
 		}
 		if err := d.CreateSnapshot(ctx, block.Snapshot{ID: sn.ID, VolumeID: sn.VolumeID, SizeGB: sn.VolumeSize},
-			blockVolume(vol)); err != nil {
+			memberBlockVolume(vol)); err != nil {
 			return fmt.Errorf("snapshot volume %s: %w", sn.VolumeID, err)
 		}
 	}

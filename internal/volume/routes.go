@@ -36,7 +36,19 @@ func v(minor int) api.Version { return api.Version{Major: 3, Minor: minor} }
 func (s *Service) routeGroups() [][]route {
 	return [][]route{
 		s.versionRoutes(),
+		s.extensionRoutes(),
 		s.serviceRoutes(),
+		s.availabilityZoneRoutes(),
+		s.limitRoutes(),
+		s.quotaRoutes(),
+		s.typeRoutes(),
+		s.volumeRoutes(),
+		s.volumeActionRoutes(),
+		s.attachmentRoutes(),
+		s.snapshotRoutes(),
+		s.backupRoutes(),
+		s.messageRoutes(),
+		s.schedulerStatsRoutes(),
 		// Extras (issue 6 helper): QoS specs, group types, groups, group snapshots, transfers.
 		s.qosSpecsRoutes(),
 		s.groupTypeRoutes(),
@@ -102,7 +114,7 @@ func (s *Service) projectless(inner *http.ServeMux) api.HandlerFunc {
 			// any segment serves, since handlers use the caller's scope.
 			project = "-"
 		}
-		r2 := r.Clone(context.WithValue(r.Context(), errSlotKey{}, &errSlot{}))
+		r2 := r.Clone(context.WithValue(context.WithValue(r.Context(), errSlotKey{}, &errSlot{}), projectlessKey{}, true))
 		r2.URL.Path = s.cfg.Prefix + "/v3/" + project + "/" + rest
 		r2.URL.RawPath = ""
 		if _, pattern := inner.Handler(r2); pattern == "" {

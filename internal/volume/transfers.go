@@ -499,15 +499,13 @@ func (s *Service) acceptTransfer(legacy bool) handler {
 					return err
 				}
 			}
-			perVolume, err := quotaLimit(ctx, tx, dest, "per_volume_gigabytes")
-			if err != nil {
-				return err
-			}
-			if perVolume >= 0 && vol.Size > perVolume {
-				return overLimit("Requested volume size %dG is larger than maximum allowed limit %dG.", vol.Size, perVolume)
-			}
 			if dest != donor {
-				delta := quotaDelta{volumes: 1, gigabytes: vol.Size}
+				var typeName string
+				if err := tx.QueryRowContext(ctx, `SELECT name FROM volume_types WHERE id = ?`, vol.TypeID).Scan(&typeName); err != nil &&
+					!store.IsNoRows(err) {
+					return err
+				}
+				delta := quotaDelta{volumes: 1, gigabytes: vol.Size, typeName: typeName, volumeSize: vol.Size}
 				if !t.NoSnapshots {
 					var n, gigs int64
 					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(volume_size), 0) FROM volume_snapshots
@@ -516,7 +514,7 @@ func (s *Service) acceptTransfer(legacy bool) handler {
 					}
 					delta.snapshots, delta.gigabytes = n, delta.gigabytes+gigs
 				}
-				if err := checkQuota(ctx, tx, dest, delta); err != nil {
+				if err := s.checkQuota(ctx, tx, dest, delta); err != nil {
 					return err
 				}
 			}
