@@ -188,3 +188,44 @@ func TestGroupSnapshotErrors(t *testing.T) {
 		t.Fatalf("quota: %s", r.raw)
 	}
 }
+
+// TestGroupSnapshotOfCoreVolumes runs the extras over volumes made by the core's API and
+// runner: a group of them, a group snapshot and a group made from it.
+func TestGroupSnapshotOfCoreVolumes(t *testing.T) {
+	tc := newExtrasCloud(t)
+	vt := tc.addVolumeType(t, "ssd")
+	var vols []string
+	for i := 0; i < 2; i++ {
+		r := tc.doAs(t, tc.demoToken, "3.13", "POST", "/volumes", map[string]any{"volume": map[string]any{
+			"size": 1, "volume_type": vt, "name": "core-vol"}}).want(t, http.StatusAccepted)
+		id := r.obj("volume")["id"].(string)
+		tc.waitStatus(t, "3.13", "/volumes/"+id, "volume", "available")
+		vols = append(vols, id)
+	}
+	gid := tc.newGroup(t, tc.demoToken, vt)
+	tc.doAs(t, tc.demoToken, "3.13", "PUT", "/groups/"+gid, map[string]any{"group": map[string]any{
+		"add_volumes": strings.Join(vols, ",")}}).want(t, http.StatusAccepted)
+	r := tc.doAs(t, tc.demoToken, "3.13", "GET", "/volumes/"+vols[0], nil).want(t, http.StatusOK)
+	if r.obj("volume")["group_id"] != gid {
+		t.Fatalf("core view of the group member: %s", r.raw)
+	}
+	r = tc.doAs(t, tc.demoToken, "3.14", "POST", "/group_snapshots", map[string]any{"group_snapshot": map[string]any{
+		"group_id": gid}}).want(t, http.StatusAccepted)
+	gsID := r.obj("group_snapshot")["id"].(string)
+	eventually(t, "group snapshot available", func() bool {
+		return tc.doAs(t, tc.demoToken, "3.14", "GET", "/group_snapshots/"+gsID, nil).obj("group_snapshot")["status"] == "available"
+	})
+	// The member snapshots are ordinary snapshots to the core's API.
+	r = tc.doAs(t, tc.demoToken, "3.14", "GET", "/snapshots/detail", nil).want(t, http.StatusOK)
+	if l := r.list("snapshots"); len(l) != 2 || l[0]["status"] != "available" {
+		t.Fatalf("core snapshot list: %s", r.raw)
+	}
+	r = tc.doAs(t, tc.demoToken, "3.14", "POST", "/groups/action", map[string]any{"create-from-src": map[string]any{
+		"group_snapshot_id": gsID}}).want(t, http.StatusAccepted)
+	newGroup := r.obj("group")["id"].(string)
+	tc.waitStatus(t, "3.14", "/groups/"+newGroup, "group", "available")
+	r = tc.doAs(t, tc.demoToken, "3.14", "GET", "/volumes/detail?group_id="+newGroup, nil).want(t, http.StatusOK)
+	if l := r.list("volumes"); len(l) != 2 || l[0]["status"] != "available" {
+		t.Fatalf("core view of the new group's volumes: %s", r.raw)
+	}
+}
