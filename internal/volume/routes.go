@@ -50,6 +50,12 @@ func (s *Service) routeGroups() [][]route {
 		s.messageRoutes(),
 		s.schedulerStatsRoutes(),
 		s.hostRoutes(),
+		// Extras (issue 6 helper): QoS specs, group types, groups, group snapshots, transfers.
+		s.qosSpecsRoutes(),
+		s.groupTypeRoutes(),
+		s.groupRoutes(),
+		s.groupSnapshotRoutes(),
+		s.transferRoutes(),
 	}
 }
 
