@@ -78,17 +78,33 @@ type Instance struct {
 	ProjectID, UserID     string
 	Flavor                Flavor
 	Image                 *Image // nil for a server booted from a volume
-	KeyData               string
-	UserData              []byte
-	Metadata              map[string]string
-	NICs                  []NIC
-	ConfigDrive           bool
+	// KeyName and KeyData are the server's key pair (config drive public_keys).
+	KeyName     string
+	KeyData     string
+	UserData    []byte
+	Metadata    map[string]string
+	NICs        []NIC
+	ConfigDrive bool
 	// NetworkData and VendorData are the config drive's network_data.json and
 	// vendor_data.json.
 	NetworkData, VendorData []byte
 	AvailabilityZone        string
 	LaunchIndex             int
 	CreatedAt               time.Time
+	// BlockDevices are the volumes the instance has (boot from volume: the one with
+	// BootIndex 0 is the root disk).
+	BlockDevices []BlockDevice
+}
+
+// BlockDevice is a volume attached to an instance.
+type BlockDevice struct {
+	// DeviceName is the guest device ("/dev/vdb"); BootIndex its place in the boot
+	// order (-1: not bootable).
+	DeviceName string
+	BootIndex  int
+	// Connection is the block driver's connection info: for local files
+	// {"path": "/…/volume-x", "format": "qcow2"|"raw"}.
+	Connection map[string]any
 }
 
 // Info is what the hypervisor knows about a running instance.
