@@ -2,10 +2,12 @@ package qemu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gostack/gostack/internal/platform"
@@ -84,12 +86,58 @@ func probeArgs(accel, sector string) []string {
 		"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive", "file=" + escapeOpt(sector) + ",format=raw,if=ide"}
 }
 
+// probeMemo is the last probe's answer, valid only for the same boot of the host and
+// the same emulator binary: a reboot, a kernel module (re)load or a QEMU upgrade each
+// change the key, so the answer is never stale, and restarts of gostack skip the
+// seconds a broken KVM takes to time out.
+type probeMemo struct {
+	Key   string `json:"key"`
+	Accel string `json:"accel"`
+}
+
+// probeKey identifies the conditions a probe answer holds for ("" when unknown).
+func (d *Driver) probeKey(binPath string) string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	st, err := os.Stat(binPath)
+	if err != nil {
+		return ""
+	}
+	kvm := "no-kvm"
+	if ks, err := os.Stat("/dev/kvm"); err == nil {
+		kvm = ks.ModTime().UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%s|%s|%d|%s|%s|%s", strings.TrimSpace(string(boot)), binPath, st.Size(),
+		st.ModTime().UTC().Format(time.RFC3339Nano), kvm, d.cfg.Accel)
+}
+
 // probe picks the accelerator: the configured one, else KVM when the probe guest runs
 // under it, else TCG when it runs under TCG; neither is an error.
 func (d *Driver) probe(ctx context.Context) (string, error) {
-	if _, err := d.run.LookPath(d.cfg.Binary); err != nil {
+	binPath, err := d.run.LookPath(d.cfg.Binary)
+	if err != nil {
 		return "", fmt.Errorf("%w: %s is not installed", errNoEmulator, filepath.Base(d.cfg.Binary))
 	}
+	memoPath := filepath.Join(d.dir, ".accel.json")
+	key := d.probeKey(binPath)
+	if b, err := os.ReadFile(memoPath); err == nil && key != "" {
+		var m probeMemo
+		if json.Unmarshal(b, &m) == nil && m.Key == key && m.Accel != "" {
+			return m.Accel, nil
+		}
+	}
+	accel, err := d.runProbes(ctx)
+	if err == nil && key != "" {
+		b, _ := json.Marshal(probeMemo{Key: key, Accel: accel})
+		_ = writeFileAtomic(memoPath, b, 0o640)
+	}
+	return accel, err
+}
+
+// runProbes boots the probe guest under each candidate accelerator.
+func (d *Driver) runProbes(ctx context.Context) (string, error) {
 	dir, err := os.MkdirTemp(d.dir, ".probe-")
 	if err != nil {
 		return "", fmt.Errorf("qemu: %w", err)
