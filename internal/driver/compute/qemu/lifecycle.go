@@ -165,9 +165,7 @@ func (d *Driver) Destroy(ctx context.Context, inst *computedriver.Instance) erro
 	if err := os.RemoveAll(d.instanceDir(inst.UUID)); err != nil {
 		return fmt.Errorf("qemu: %w", err)
 	}
-	d.mu.Lock()
-	delete(d.locks, inst.UUID)
-	d.mu.Unlock()
+	// The instance's lock stays: an operation may be waiting on it.
 	return nil
 }
 

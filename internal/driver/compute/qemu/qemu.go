@@ -62,9 +62,10 @@ type Driver struct {
 	accel  *accelProbe
 	images *imageCache
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
-	conns map[string]*qmp.Client
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	dialing map[string]*sync.Mutex
+	conns   map[string]*qmp.Client
 }
 
 var (
@@ -108,7 +109,7 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}
 	d := &Driver{cfg: cfg, run: cfg.Runner, log: cfg.Log, dir: dir, locks: map[string]*sync.Mutex{},
-		conns: map[string]*qmp.Client{}}
+		dialing: map[string]*sync.Mutex{}, conns: map[string]*qmp.Client{}}
 	d.images = &imageCache{d: d, dir: filepath.Join(dir, baseDirName), inflight: map[string]*fetch{}}
 	d.accel = startProbe(d)
 	return d, nil
@@ -288,24 +289,34 @@ func isZombie(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
 }
 
-// client returns a QMP connection to a running guest, reusing an open one.
+// client returns a QMP connection to a running guest, reusing the open one: QEMU's
+// monitor socket serves one client at a time, so every caller shares it and dialing
+// is serialised per guest.
 func (d *Driver) client(ctx context.Context, g *guest) (*qmp.Client, error) {
+	if c := d.liveClient(g.UUID); c != nil {
+		return c, nil
+	}
 	d.mu.Lock()
-	c := d.conns[g.UUID]
+	dl := d.dialing[g.UUID]
+	if dl == nil {
+		dl = &sync.Mutex{}
+		d.dialing[g.UUID] = dl
+	}
 	d.mu.Unlock()
-	if c != nil {
-		select {
-		case <-c.Done():
-		default:
-			return c, nil
-		}
+	dl.Lock()
+	defer dl.Unlock()
+	if c := d.liveClient(g.UUID); c != nil {
+		return c, nil
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var err error
+	var (
+		c   *qmp.Client
+		err error
+	)
 	for {
 		c, err = qmp.Dial(dctx, filepath.Join(g.SocketDir, "qmp.sock"))
-		if err == nil || dctx.Err() != nil {
+		if err == nil || dctx.Err() != nil || d.pid(g.UUID) == 0 {
 			break
 		}
 		// The socket may not be listening yet right after a start.
@@ -322,12 +333,26 @@ func (d *Driver) client(ctx context.Context, g *guest) (*qmp.Client, error) {
 		}
 	}()
 	d.mu.Lock()
-	if old := d.conns[g.UUID]; old != nil {
-		old.Close()
-	}
 	d.conns[g.UUID] = c
 	d.mu.Unlock()
 	return c, nil
+}
+
+// liveClient returns the open QMP connection of a guest, nil when there is none.
+func (d *Driver) liveClient(uuid string) *qmp.Client {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.conns[uuid]
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.Done():
+		delete(d.conns, uuid)
+		return nil
+	default:
+		return c
+	}
 }
 
 // dropClient closes an instance's QMP connection.
