@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,7 +64,7 @@ func addQEMUHost(svc *compute.Service, cfg Config, opts compute.HostOptions, log
 	}
 	dlog := log.With("driver", "qemu", "host", name)
 	d, err := qemu.New(qemu.Config{DataDir: cfg.DataDir, Runner: &platform.Exec{Log: dlog}, Log: dlog,
-		Accel: cfg.Compute.Accel, HostIP: "127.0.0.1"})
+		Accel: cfg.Compute.Accel, HostIP: hostIP()})
 	if err != nil {
 		return nil, err
 	}
@@ -71,4 +72,18 @@ func addQEMUHost(svc *compute.Service, cfg Config, opts compute.HostOptions, log
 		return nil, fmt.Errorf("compute host %s: %w", name, err)
 	}
 	return []string{name}, nil
+}
+
+// hostIP is the address this host reaches others from (the source address of its
+// default route, found without sending anything), or 127.0.0.1 without a route.
+func hostIP() string {
+	conn, err := net.Dial("udp", "192.0.2.1:9") // TEST-NET-1: only a route lookup
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer conn.Close()
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
+		return a.IP.String()
+	}
+	return "127.0.0.1"
 }

@@ -431,3 +431,53 @@ func TestConfigDriveContent(t *testing.T) {
 		t.Errorf("network_data = %s", files["openstack/latest/network_data.json"])
 	}
 }
+
+func TestArgvStates(t *testing.T) {
+	d := newTestDriver(t, recorderFor(t, 0))
+	base := func() *guest {
+		g := d.newGuest(testInstance("/x"), "kvm")
+		return g
+	}
+	for _, tc := range []struct {
+		name      string
+		mutate    func(g *guest)
+		want, not []string
+	}{
+		{name: "kvm", want: []string{"-accel kvm", "-cpu host", "-daemonize", "-uuid 0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01"},
+			not: []string{"-incoming"}},
+		{name: "tcg", mutate: func(g *guest) { g.Accel = "tcg" }, want: []string{"-accel tcg"}, not: []string{"-cpu host"}},
+		{name: "suspended", mutate: func(g *guest) { g.Suspended = true },
+			want: []string{"-incoming exec:cat '" + d.path("0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01", "state.save") + "'"}},
+		{name: "volume", mutate: func(g *guest) {
+			dk, _ := volumeDisk(computedriver.BlockDevice{DeviceName: "/dev/vdd", Connection: map[string]any{"path": "/v/a,b", "format": "qcow2"}})
+			g.Disks = insertBeforeConfig(g.Disks, dk)
+		}, want: []string{"-drive file=/v/a,,b,format=qcow2,if=none,id=drive-virtio-vdd -device virtio-blk-pci,drive=drive-virtio-vdd,id=virtio-vdd -drive file=" +
+			d.path("0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01", "disk.config")}},
+		{name: "boot from volume", mutate: func(g *guest) {
+			inst := testInstance("/x")
+			inst.Image = nil
+			inst.BlockDevices = []computedriver.BlockDevice{{DeviceName: "/dev/vda", BootIndex: 0,
+				Connection: map[string]any{"path": "/v/root", "format": "raw"}}}
+			*g = *d.newGuest(inst, "tcg")
+		}, want: []string{"-drive file=/v/root,format=raw,if=none,id=drive-virtio-vda -device virtio-blk-pci,drive=drive-virtio-vda,id=virtio-vda,bootindex=1"},
+			not: []string{"virtio-disk0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := base()
+			if tc.mutate != nil {
+				tc.mutate(g)
+			}
+			line := strings.Join(d.argv(g), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("argv lacks %q:\n%s", w, line)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(line, n) {
+					t.Errorf("argv has %q:\n%s", n, line)
+				}
+			}
+		})
+	}
+}
