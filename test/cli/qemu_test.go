@@ -205,6 +205,14 @@ func TestQEMUWalkthrough(t *testing.T) {
 	waitStatusWithin(t, c, s.ID, "PAUSED", time.Minute)
 	osRun(t, c, "gostack", "server", "unpause", s.ID)
 	waitStatusWithin(t, c, s.ID, "ACTIVE", time.Minute)
+	// Suspend saves the guest's state to disk and ends its process; resume restores it.
+	osRun(t, c, "gostack", "server", "suspend", s.ID)
+	waitStatusWithin(t, c, s.ID, "SUSPENDED", time.Minute)
+	if p := guestPID(c, s.ID); p != 0 {
+		t.Errorf("QEMU process %d runs while suspended", p)
+	}
+	osRun(t, c, "gostack", "server", "resume", s.ID)
+	waitStatusWithin(t, c, s.ID, "ACTIVE", time.Minute)
 
 	// A snapshot boots as a server of its own.
 	img := osJSON[row](t, c, "gostack", "server", "image", "create", "--name", "snap1", "--wait", s.ID)
@@ -225,6 +233,17 @@ func TestQEMUWalkthrough(t *testing.T) {
 		t.Errorf("instance files left after delete: %v", err)
 	}
 	waitConsoleCount(t, c, s2.ID, "testvm vm2.novalocal up", 1, 3*time.Minute)
+	// Shelve (offloaded at once): the guest and its files go; unshelve boots it again.
+	osRun(t, c, "gostack", "server", "shelve", s2.ID)
+	waitStatusWithin(t, c, s2.ID, "SHELVED_OFFLOADED", 2*time.Minute)
+	if _, err := os.Stat(filepath.Join(c.DataDir, "instances", s2.ID)); !os.IsNotExist(err) {
+		t.Errorf("instance files left after shelve: %v", err)
+	}
+	osRun(t, c, "gostack", "server", "unshelve", s2.ID)
+	waitStatusWithin(t, c, s2.ID, "ACTIVE", 2*time.Minute)
+	if guestPID(c, s2.ID) == 0 {
+		t.Error("no QEMU process after unshelve")
+	}
 	osRun(t, c, "gostack", "server", "delete", "--wait", s2.ID)
 	if ents, _ := os.ReadDir(filepath.Join(c.DataDir, "instances")); len(ents) == 0 {
 		t.Error("the image cache went with the servers")
