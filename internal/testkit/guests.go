@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,8 +36,11 @@ func GuestPIDs(dataDir string) map[string]int {
 }
 
 // killGuests kills the QEMU guests a test's gostack left running (they outlive gostack
-// by design, so stopping gostack does not end them) and waits until they are gone.
+// by design, so stopping gostack does not end them), waits until they are gone and
+// removes the socket directories kept outside the data directory (when its path is too
+// long for a unix socket).
 func killGuests(dataDir string) {
+	defer removeSocketDirs(dataDir)
 	pids := GuestPIDs(dataDir)
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -48,6 +52,27 @@ func killGuests(dataDir string) {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// removeSocketDirs removes the guests' socket directories kept outside the data directory.
+func removeSocketDirs(dataDir string) {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "instances", "*", "instance.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var g struct {
+			SocketDir string `json:"socket_dir"`
+		}
+		if json.Unmarshal(b, &g) != nil || g.SocketDir == "" {
+			continue
+		}
+		uuid := filepath.Base(filepath.Dir(f))
+		if filepath.Base(g.SocketDir) == uuid && !strings.HasPrefix(g.SocketDir, dataDir+string(filepath.Separator)) {
+			_ = os.RemoveAll(g.SocketDir)
 		}
 	}
 }

@@ -189,11 +189,17 @@ func (d *Driver) instanceDir(uuid string) string { return filepath.Join(d.dir, u
 func (d *Driver) path(uuid, name string) string { return filepath.Join(d.dir, uuid, name) }
 
 // socketDir returns where an instance's sockets go: its directory, unless a socket path
-// there would exceed what a unix socket address holds.
+// there would exceed what a unix socket address holds; then a directory named by the
+// uuid under /run (root) or the temporary directory.
 func (d *Driver) socketDir(uuid string) string {
 	dir := d.instanceDir(uuid)
-	if len(dir)+len("/vnc.sock") < 100 {
+	// sun_path holds 107 bytes and a NUL; keep a small margin.
+	if len(dir)+len("/vnc.sock") <= 104 {
 		return dir
+	}
+	// /run is not aged by tmp cleaners, which would cut gostack off long-lived guests.
+	if os.Geteuid() == 0 {
+		return filepath.Join("/run/gostack-qemu", uuid)
 	}
 	return filepath.Join(os.TempDir(), "gostack-qemu", uuid)
 }
