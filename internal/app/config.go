@@ -58,9 +58,14 @@ type VolumeConfig struct {
 
 // ComputeConfig says which compute hosts this process runs.
 type ComputeConfig struct {
-	// Driver is the compute driver of the local host agent: "fake" (simulated
-	// hypervisors) until the QEMU driver lands, which then becomes the default.
+	// Driver is the compute driver of the local host agent: "qemu" (the default: real
+	// guests, KVM when usable, TCG otherwise) or "fake" (simulated hypervisors).
 	Driver string
+	// Accel forces the QEMU driver's accelerator ("kvm" or "tcg"; "" probes).
+	Accel string
+	// PowerSyncInterval is how often guests' power states are compared with the
+	// hypervisor's ([compute] sync_power_state_interval; default 60 s).
+	PowerSyncInterval time.Duration
 	// FakeHosts is how many simulated hosts the fake driver runs (fake-host-1 ... N);
 	// more than one makes affinity, aggregates and migrations testable on one machine.
 	FakeHosts int
@@ -103,6 +108,8 @@ type fileConfig struct {
 	} `toml:"identity"`
 	Compute struct {
 		Driver          string `toml:"driver"`
+		Accel           string `toml:"accel"`
+		PowerSync       string `toml:"sync_power_state_interval"`
 		FakeHosts       int    `toml:"fake_hosts"`
 		FakeVCPUs       int    `toml:"fake_vcpus"`
 		FakeMemoryMB    int64  `toml:"fake_memory_mb"`
@@ -173,6 +180,12 @@ func (c *Config) loadFileConfig() error {
 	cc := fc.Compute
 	if c.Compute.Driver == "" {
 		c.Compute.Driver = cc.Driver
+	}
+	if c.Compute.Accel == "" {
+		c.Compute.Accel = cc.Accel
+	}
+	if err := dur(cc.PowerSync, &c.Compute.PowerSyncInterval); err != nil {
+		return err
 	}
 	if c.Compute.FakeHosts == 0 {
 		c.Compute.FakeHosts = cc.FakeHosts

@@ -109,7 +109,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	if err := computeSvc.EnsureDefaultFlavors(ctx); err != nil {
 		return fmt.Errorf("bootstrap flavors: %w", err)
 	}
-	computeHosts, err := addComputeHosts(computeSvc, cfg)
+	computeHosts, err := addComputeHosts(computeSvc, cfg, log.With("component", "compute"))
 	if err != nil {
 		return err
 	}

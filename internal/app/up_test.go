@@ -64,7 +64,7 @@ func runUp(t *testing.T, cfg Config, client *http.Client, base string) {
 func TestUpWritesClientFilesAndReusesState(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg := Config{DataDir: dir, Listen: addr, AdminPassword: "pw-admin", Identity: identityTestConfig()}
+	cfg := Config{DataDir: dir, Listen: addr, AdminPassword: "pw-admin", Identity: identityTestConfig(), Compute: ComputeConfig{Driver: "fake"}}
 	runUp(t, cfg, http.DefaultClient, "http://"+addr)
 	for _, f := range []string{"clouds.yaml", "admin-openrc", "demo-openrc", "alt_demo-openrc", "secrets.json"} {
 		fi, err := os.Stat(filepath.Join(dir, f))
@@ -103,7 +103,7 @@ func TestUpWritesClientFilesAndReusesState(t *testing.T) {
 func TestUpTLSAuto(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	cfg := Config{DataDir: dir, Listen: addr, TLS: "auto", Identity: identityTestConfig()}
+	cfg := Config{DataDir: dir, Listen: addr, TLS: "auto", Identity: identityTestConfig(), Compute: ComputeConfig{Driver: "fake"}}
 	// The CA is created by Up; build the client once it exists.
 	pool := x509.NewCertPool()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}

@@ -229,7 +229,7 @@ func (s *Service) driverInstance(ctx context.Context, inst *Instance, f FlavorSn
 		return nil, err
 	}
 	di := &computedriver.Instance{UUID: inst.UUID, Name: inst.InstanceName(), DisplayName: inst.Name, Hostname: inst.Hostname,
-		ProjectID: inst.ProjectID, UserID: inst.UserID, Flavor: driverFlavor(f), KeyData: deref(inst.KeyData),
+		ProjectID: inst.ProjectID, UserID: inst.UserID, Flavor: driverFlavor(f), KeyName: deref(inst.KeyName), KeyData: deref(inst.KeyData),
 		Metadata: meta, ConfigDrive: inst.ConfigDrive != "", AvailabilityZone: deref(inst.AvailabilityZone),
 		LaunchIndex: inst.LaunchIndex, CreatedAt: inst.CreatedAt, NICs: driverNICs(inst)}
 	if inst.UserData != nil {

@@ -394,6 +394,7 @@ func (c *Cloud) cleanup() {
 	for _, pg := range c.pgid {
 		syscall.Kill(-pg, syscall.SIGKILL)
 	}
+	killGuests(c.DataDir)
 	if c.t.Failed() {
 		c.t.Logf("--- %s (tail) ---\n%s", c.LogFile, c.LogTail(80))
 	}

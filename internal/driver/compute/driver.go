@@ -78,11 +78,13 @@ type Instance struct {
 	ProjectID, UserID     string
 	Flavor                Flavor
 	Image                 *Image // nil for a server booted from a volume
-	KeyData               string
-	UserData              []byte
-	Metadata              map[string]string
-	NICs                  []NIC
-	ConfigDrive           bool
+	// KeyName and KeyData are the server's key pair (config drive public_keys).
+	KeyName     string
+	KeyData     string
+	UserData    []byte
+	Metadata    map[string]string
+	NICs        []NIC
+	ConfigDrive bool
 	// BlockDevices are the volumes attached to the instance, the boot volume (BootIndex
 	// 0) first when the server boots from a volume (Image is then nil).
 	BlockDevices []BlockDevice

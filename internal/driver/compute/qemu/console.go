@@ -1,0 +1,102 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	computedriver "github.com/gostack/gostack/internal/driver/compute"
+)
+
+// The serial console goes to console.log (QEMU appends to it: append=on opens it with
+// O_APPEND, so a truncation by gostack is safe). Rotation keeps it bounded: when it
+// grows past ConsoleLogMax, its content moves to console.log.0 (replacing the older
+// one) and it starts empty, so that at most twice the limit is kept, as virtlogd does.
+
+// rotateConsole rotates an instance's console log when it is over the limit.
+func (d *Driver) rotateConsole(uuid string) error {
+	cur := d.path(uuid, "console.log")
+	st, err := os.Stat(cur)
+	if err != nil || st.Size() <= d.cfg.ConsoleLogMax {
+		return nil
+	}
+	f, err := os.OpenFile(cur, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	if err := writeFileAtomic(cur+".0", b, 0o640); err != nil {
+		return err
+	}
+	// Bytes the guest wrote between the read and the truncation are lost; it is a
+	// window of microseconds on a console.
+	return f.Truncate(0)
+}
+
+// ConsoleOutput implements computedriver.Driver: the last length lines of the serial
+// console (the rotated part included).
+func (d *Driver) ConsoleOutput(_ context.Context, inst *computedriver.Instance, length int) (string, error) {
+	if err := validUUID(inst.UUID); err != nil {
+		return "", computedriver.ErrNotFound
+	}
+	if _, err := os.Stat(d.instanceDir(inst.UUID)); err != nil {
+		return "", computedriver.ErrNotFound
+	}
+	if err := d.rotateConsole(inst.UUID); err != nil {
+		d.log.Warn("rotate console log", "instance", inst.UUID, "err", err)
+	}
+	var all []byte
+	for _, name := range []string{"console.log.0", "console.log"} {
+		b, err := os.ReadFile(d.path(inst.UUID, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("qemu: %w", err)
+		}
+		all = append(all, b...)
+	}
+	return lastLines(all, length), nil
+}
+
+// lastLines returns the last n lines of b (n <= 0: all), with carriage returns and NUL
+// bytes the guest's serial port emits removed.
+func lastLines(b []byte, n int) string {
+	b = bytes.ReplaceAll(b, []byte("\r"), nil)
+	b = bytes.ReplaceAll(b, []byte{0}, nil)
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	if n <= 0 {
+		return s
+	}
+	trimmed := strings.TrimSuffix(s, "\n")
+	lines := strings.Split(trimmed, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	out := strings.Join(lines[len(lines)-n:], "\n")
+	if strings.HasSuffix(s, "\n") {
+		out += "\n"
+	}
+	return out
+}
+
+// RemoteConsole implements computedriver.Consoler: VNC on the guest's unix socket.
+func (d *Driver) RemoteConsole(_ context.Context, inst *computedriver.Instance, protocol string) (computedriver.RemoteConsole, error) {
+	if protocol != "vnc" {
+		return computedriver.RemoteConsole{}, computedriver.ErrNotSupported
+	}
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return computedriver.RemoteConsole{}, err
+	}
+	if d.pid(g.UUID) == 0 {
+		return computedriver.RemoteConsole{}, fmt.Errorf("qemu: instance %s is not running", inst.UUID)
+	}
+	return computedriver.RemoteConsole{Protocol: "vnc", Path: filepath.Join(g.SocketDir, "vnc.sock")}, nil
+}

@@ -1,0 +1,246 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	computedriver "github.com/gostack/gostack/internal/driver/compute"
+	"github.com/gostack/gostack/internal/platform/qmp"
+)
+
+// AttachVolume implements computedriver.VolumeAttacher: the volume's file (connection
+// {"path", "format"}) is added to a running guest with blockdev-add and device_add and
+// recorded in its definition, so that it is there after a restart too.
+func (d *Driver) AttachVolume(ctx context.Context, inst *computedriver.Instance, device string, connection map[string]any) error {
+	defer d.lock(inst.UUID)()
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return err
+	}
+	dk, ok := volumeDisk(computedriver.BlockDevice{DeviceName: device, BootIndex: -1, Connection: connection})
+	if !ok {
+		return errors.New("qemu: the volume connection has no path")
+	}
+	for _, x := range g.Disks {
+		if x.ID == dk.ID {
+			return nil
+		}
+	}
+	if d.pid(g.UUID) != 0 {
+		node := "drive-" + dk.ID
+		err := d.execute(ctx, g, "blockdev-add", map[string]any{"driver": dk.Format, "node-name": node,
+			"file": map[string]any{"driver": "file", "filename": dk.Path}}, nil)
+		if err != nil {
+			return fmt.Errorf("qemu: attach volume: %w", err)
+		}
+		if err := d.execute(ctx, g, "device_add", map[string]any{"driver": "virtio-blk-pci", "drive": node, "id": dk.ID}, nil); err != nil {
+			_ = d.execute(ctx, g, "blockdev-del", map[string]any{"node-name": node}, nil)
+			return fmt.Errorf("qemu: attach volume: %w", err)
+		}
+	}
+	g.Disks = insertBeforeConfig(g.Disks, dk)
+	return d.save(g)
+}
+
+// DetachVolume implements computedriver.VolumeAttacher.
+func (d *Driver) DetachVolume(ctx context.Context, inst *computedriver.Instance, device string) error {
+	defer d.lock(inst.UUID)()
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return err
+	}
+	id := "virtio-" + strings.TrimPrefix(device, "/dev/")
+	idx := -1
+	for i, x := range g.Disks {
+		if x.ID == id && x.Volume {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil
+	}
+	if d.pid(g.UUID) != 0 {
+		if err := d.unplugDevice(ctx, g, id); err != nil {
+			return fmt.Errorf("qemu: detach volume: %w", err)
+		}
+		if err := d.execute(ctx, g, "blockdev-del", map[string]any{"node-name": "drive-" + id}, nil); err != nil && !isNotFound(err) {
+			return fmt.Errorf("qemu: detach volume: %w", err)
+		}
+	}
+	g.Disks = append(g.Disks[:idx], g.Disks[idx+1:]...)
+	return d.save(g)
+}
+
+// unplugDevice removes a device and waits until the guest let it go.
+func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
+	err := d.execute(ctx, g, "device_del", map[string]any{"id": id}, nil)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var devs []map[string]any
+		if err := d.execute(ctx, g, "qom-list", map[string]any{"path": "/machine/peripheral"}, &devs); err != nil {
+			return err
+		}
+		found := false
+		for _, dev := range devs {
+			if dev["name"] == id {
+				found = true
+			}
+		}
+		if !found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the guest did not release device %s", id)
+}
+
+// isNotFound reports QMP's "no such device/node" errors.
+func isNotFound(err error) bool {
+	var qe *qmp.Error
+	return errors.As(err, &qe) && (qe.Class == "DeviceNotFound" || strings.Contains(qe.Desc, "not found") ||
+		strings.Contains(qe.Desc, "Cannot find"))
+}
+
+// AttachInterface implements computedriver.InterfaceAttacher: a tap is created and
+// added to the running guest with netdev_add and a virtio-net device_add.
+func (d *Driver) AttachInterface(ctx context.Context, inst *computedriver.Instance, n computedriver.NIC) error {
+	defer d.lock(inst.UUID)()
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return err
+	}
+	nn := nicOf(n)
+	for _, x := range g.NICs {
+		if x.PortID == nn.PortID {
+			return nil
+		}
+	}
+	if d.pid(g.UUID) != 0 {
+		if err := d.plugTaps(ctx, []nic{nn}); err != nil {
+			return err
+		}
+		id := "hostnet-" + nn.Tap
+		if err := d.execute(ctx, g, "netdev_add", map[string]any{"type": "tap", "id": id, "ifname": nn.Tap,
+			"script": "no", "downscript": "no"}, nil); err != nil {
+			return fmt.Errorf("qemu: attach interface: %w", err)
+		}
+		if err := d.execute(ctx, g, "device_add", map[string]any{"driver": "virtio-net-pci", "netdev": id,
+			"id": "net-" + nn.Tap, "mac": nn.MAC}, nil); err != nil {
+			_ = d.execute(ctx, g, "netdev_del", map[string]any{"id": id}, nil)
+			return fmt.Errorf("qemu: attach interface: %w", err)
+		}
+	}
+	g.NICs = append(g.NICs, nn)
+	return d.save(g)
+}
+
+// DetachInterface implements computedriver.InterfaceAttacher.
+func (d *Driver) DetachInterface(ctx context.Context, inst *computedriver.Instance, n computedriver.NIC) error {
+	defer d.lock(inst.UUID)()
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return err
+	}
+	idx := -1
+	for i, x := range g.NICs {
+		if x.PortID == n.PortID {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil
+	}
+	nn := g.NICs[idx]
+	if d.pid(g.UUID) != 0 {
+		// NICs from the start are net<i>/hostnet<i>, hot-plugged ones net-<tap>.
+		devID, netID := "net-"+nn.Tap, "hostnet-"+nn.Tap
+		if idx < len(g.NICs) && !d.hasDevice(ctx, g, devID) {
+			devID, netID = fmt.Sprintf("net%d", idx), fmt.Sprintf("hostnet%d", idx)
+		}
+		if err := d.unplugDevice(ctx, g, devID); err != nil {
+			return fmt.Errorf("qemu: detach interface: %w", err)
+		}
+		if err := d.execute(ctx, g, "netdev_del", map[string]any{"id": netID}, nil); err != nil && !isNotFound(err) {
+			return fmt.Errorf("qemu: detach interface: %w", err)
+		}
+	}
+	if err := d.unplugTaps(ctx, []nic{nn}); err != nil {
+		return err
+	}
+	g.NICs = append(g.NICs[:idx], g.NICs[idx+1:]...)
+	return d.save(g)
+}
+
+// hasDevice reports whether a running guest has a device with this id.
+func (d *Driver) hasDevice(ctx context.Context, g *guest, id string) bool {
+	var devs []map[string]any
+	if err := d.execute(ctx, g, "qom-list", map[string]any{"path": "/machine/peripheral"}, &devs); err != nil {
+		return false
+	}
+	for _, dev := range devs {
+		if dev["name"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Diagnostics implements computedriver.Diagnoser from QMP and /proc.
+func (d *Driver) Diagnostics(ctx context.Context, inst *computedriver.Instance) (computedriver.Diagnostics, error) {
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return computedriver.Diagnostics{}, err
+	}
+	diag := computedriver.Diagnostics{State: "shutdown", Driver: "qemu", Hypervisor: "qemu", HypervisorOS: "linux",
+		NumCPUs: g.VCPUs, NumNICs: len(g.NICs), NumDisks: len(g.Disks), MemoryMB: g.MemoryMB, ConfigDrive: true}
+	pid := d.pid(g.UUID)
+	if pid == 0 {
+		return diag, nil
+	}
+	if st, err := d.status(ctx, g); err == nil {
+		diag.State = map[computedriver.PowerState]string{computedriver.Running: "running", computedriver.Paused: "paused",
+			computedriver.Suspended: "suspended", computedriver.Shutdown: "shutdown", computedriver.Crashed: "crashed"}[powerOfStatus(st)]
+	}
+	if diag.State == "" {
+		diag.State = "pending"
+	}
+	diag.Uptime = int64(time.Since(g.StartedAt).Seconds())
+	cpu := cpuTime(pid)
+	for i := 0; i < g.VCPUs; i++ {
+		diag.CPUDetails = append(diag.CPUDetails, map[string]any{"id": i, "time": int64(cpu) / int64(g.VCPUs), "utilisation": nil})
+	}
+	for _, n := range g.NICs {
+		diag.NICDetails = append(diag.NICDetails, map[string]any{"mac_address": n.MAC, "rx_octets": 0, "rx_errors": 0,
+			"rx_drop": 0, "rx_packets": 0, "rx_rate": nil, "tx_octets": 0, "tx_errors": 0, "tx_drop": 0, "tx_packets": 0,
+			"tx_rate": nil})
+	}
+	var stats []struct {
+		Device string `json:"device"`
+		QDev   string `json:"qdev"`
+		Stats  struct {
+			RdBytes int64 `json:"rd_bytes"`
+			WrBytes int64 `json:"wr_bytes"`
+			RdOps   int64 `json:"rd_operations"`
+			WrOps   int64 `json:"wr_operations"`
+		} `json:"stats"`
+	}
+	_ = d.execute(ctx, g, "query-blockstats", nil, &stats)
+	for _, s := range stats {
+		diag.DiskDetails = append(diag.DiskDetails, map[string]any{"read_bytes": s.Stats.RdBytes, "read_requests": s.Stats.RdOps,
+			"write_bytes": s.Stats.WrBytes, "write_requests": s.Stats.WrOps, "errors_count": 0})
+	}
+	return diag, nil
+}
