@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/gostack/gostack/internal/driver/block"
 	"github.com/gostack/gostack/internal/store"
@@ -108,6 +109,54 @@ func (s *Service) checkCapacity(ctx context.Context, d block.Driver, v *volumeRe
 	return nil
 }
 
+// capabilityKeys are the backend capabilities a volume type's extra specs may ask for
+// (Cinder's CapabilitiesFilter, bare or with the "capabilities:" scope).
+var capabilityKeys = map[string]func(d block.Driver) string{
+	"volume_backend_name": func(d block.Driver) string { return d.Name() },
+	"vendor_name":         func(block.Driver) string { return vendorName },
+	"storage_protocol":    func(block.Driver) string { return storageProtocol },
+	"driver_version":      func(block.Driver) string { return driverVersion },
+}
+
+// checkCapabilities is the capabilities filter: every capability the volume's type
+// asks for must match the backend's (exact, or "<in>" substring, or "<or>" choices).
+func (s *Service) checkCapabilities(ctx context.Context, d block.Driver, v *volumeRec) error {
+	t, err := loadType(ctx, s.db, v.TypeID)
+	if err != nil || t == nil {
+		return err
+	}
+	for k, want := range t.Specs {
+		key := strings.TrimPrefix(k, "capabilities:")
+		have, ok := capabilityKeys[key]
+		if !ok {
+			continue
+		}
+		if !capabilityMatches(have(d), want) {
+			return errNoBackend
+		}
+	}
+	return nil
+}
+
+// capabilityMatches evaluates one extra-spec requirement against a capability value.
+func capabilityMatches(have, want string) bool {
+	want = strings.TrimSpace(want)
+	switch {
+	case strings.HasPrefix(want, "<in>"):
+		return strings.Contains(have, strings.TrimSpace(strings.TrimPrefix(want, "<in>")))
+	case strings.HasPrefix(want, "<or>"):
+		for _, alt := range strings.Split(want, "<or>") {
+			if strings.TrimSpace(alt) == have {
+				return true
+			}
+		}
+		return false
+	case strings.HasPrefix(want, "s=="), strings.HasPrefix(want, "=="):
+		return strings.TrimSpace(strings.TrimLeft(want, "s=")) == have
+	}
+	return want == have
+}
+
 // runCreateVolume schedules (capacity) and creates a volume's data from its source.
 func (s *Service) runCreateVolume(ctx context.Context, t *task) error {
 	v, err := loadVolume(ctx, s.db, t.ResourceID)
@@ -126,8 +175,11 @@ func (s *Service) runCreateVolume(ctx context.Context, t *task) error {
 		return err
 	}
 	if t.Attempts <= 1 {
-		// Capacity is checked when the task first runs; a re-run after a restart may
-		// find its own half-made volume counted.
+		// The scheduler's filters run when the task first runs; a re-run after a
+		// restart may find its own half-made volume counted.
+		if err := s.checkCapabilities(ctx, d, v); err != nil {
+			return err
+		}
 		if err := s.checkCapacity(ctx, d, v); err != nil {
 			return err
 		}
