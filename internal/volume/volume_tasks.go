@@ -29,6 +29,8 @@ func (s *Service) volumeTaskFuncs(k taskKind) (taskFuncs, bool) {
 		return taskFuncs{run: s.runRevertVolume, fail: s.failRevertVolume}, true
 	case taskUploadImage:
 		return taskFuncs{run: s.runUploadImage, fail: s.failUploadImage}, true
+	case taskReimageVolume:
+		return taskFuncs{run: s.runReimageVolume, fail: s.failReimageVolume}, true
 	case taskCreateSnapshot:
 		return taskFuncs{run: s.runCreateSnapshot, fail: s.failCreateSnapshot}, true
 	case taskDeleteSnapshot:
@@ -790,3 +792,60 @@ func gib(n int64) int64 { return int64(math.Ceil(float64(n) / (1 << 30))) }
 
 // blockSnapshot is the driver's view of a snapshot known only by id (reconcile).
 func blockSnapshot(id string) block.Snapshot { return block.Snapshot{ID: id} }
+
+// runReimageVolume replaces the volume's data by the image's: delete, then create from
+// the image (a re-run after a restart deletes again and creates again).
+func (s *Service) runReimageVolume(ctx context.Context, t *task) error {
+	var p reimageParams
+	if err := t.params(&p); err != nil {
+		return err
+	}
+	v, err := loadVolume(ctx, s.db, t.ResourceID)
+	if err != nil {
+		return err
+	}
+	if v == nil || v.Status != stDownloading {
+		return s.finish(ctx, t, nil)
+	}
+	d, err := s.driverOrErr()
+	if err != nil {
+		return err
+	}
+	if s.deps.Images == nil {
+		return errors.New("no image service")
+	}
+	var size int64
+	fmt.Sscan(v.ImageMeta["size"], &size)
+	bv := blockVolume(v)
+	if err := d.Delete(ctx, bv); err != nil {
+		return err
+	}
+	img := block.Image{ID: p.ImageID, DiskFormat: v.ImageMeta["disk_format"], Size: size,
+		Open: func(ctx context.Context) (io.ReadCloser, error) { return s.deps.Images.OpenImage(ctx, p.ImageID) }}
+	if err := d.CreateFromImage(ctx, bv, img); err != nil {
+		return err
+	}
+	return s.finish(ctx, t, func(tx *store.Tx) error {
+		back := p.PreviousStatus
+		if back == "" || back == stError {
+			back = stAvailable
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, previous_status = NULL, bootable = ?,
+			image_id = ?, updated_at = ? WHERE id = ? AND status = ?`, back, true, p.ImageID, store.FormatTime(now()),
+			v.ID, stDownloading)
+		return err
+	})
+}
+
+// failReimageVolume puts the volume in error with its user message.
+func (s *Service) failReimageVolume(ctx context.Context, tx *store.Tx, t *task, cause error) error {
+	v, err := loadVolumeRow(ctx, tx, t.ResourceID)
+	if err != nil || v == nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, updated_at = ? WHERE id = ?`,
+		stError, store.FormatTime(now()), v.ID); err != nil {
+		return err
+	}
+	return s.recordMessage(ctx, tx, v.ProjectID, resVolume, v.ID, actionReimage, detailReimageFailed)
+}
