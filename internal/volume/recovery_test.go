@@ -143,3 +143,24 @@ func TestRestartConvergesEveryOperation(t *testing.T) {
 		})
 	}
 }
+
+func TestPruneKeepsRecentTasks(t *testing.T) {
+	tc := newTestCloud(t)
+	ctx := context.Background()
+	tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})
+	old := store.FormatTime(now().Add(-8 * 24 * time.Hour))
+	if _, err := tc.db.ExecContext(ctx, `INSERT INTO volume_tasks (id, queue, kind, resource_id, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, 999999, "x", "create_volume", "r", taskDone, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.svc.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tc.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM volume_tasks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d tasks left, want the recent one", n)
+	}
+}
