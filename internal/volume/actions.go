@@ -32,6 +32,8 @@ const (
 	ruleActionRollDetach  = "volume_extension:volume_actions:roll_detaching"
 	ruleActionInitialize  = "volume_extension:volume_actions:initialize_connection"
 	ruleActionTerminate   = "volume_extension:volume_actions:terminate_connection"
+	ruleReimage           = "volume:reimage"
+	ruleReimageReserved   = "volume:reimage_reserved"
 )
 
 // volumeActionRoutes is POST /volumes/{volume_id}/action; the rule that guards each
@@ -75,6 +77,7 @@ func (s *Service) volumeActions() map[string]struct {
 		"os-unset_image_metadata":      {ruleImageMetaRemove, 0, s.actUnsetImageMetadata},
 		"os-show_image_metadata":       {ruleImageMetaShow, 0, s.actShowImageMetadata},
 		"revert":                       {ruleRevert, 40, s.actRevert},
+		"os-reimage":                   {ruleReimage, 68, s.actReimage},
 		"os-migrate_volume":            {"volume_extension:volume_admin_actions:migrate_volume", 0, s.actNotSupported},
 		"os-migrate_volume_completion": {"volume_extension:volume_admin_actions:migrate_volume_completion", 0, s.actNotSupported},
 	}
@@ -948,4 +951,79 @@ func (s *Service) actUploadImage(w http.ResponseWriter, r *http.Request, c *call
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// reimageParams are the reimage task's params.
+type reimageParams struct {
+	ImageID        string `json:"image_id"`
+	PreviousStatus string `json:"previous_status"`
+}
+
+// actReimage is os-reimage {"image_id", "reimage_reserved"} (3.68): the volume's data
+// is replaced by the image's (available or error volumes; reserved ones with
+// reimage_reserved).
+func (s *Service) actReimage(w http.ResponseWriter, r *http.Request, c *call, v *volumeRec, raw any) error {
+	body, err := actionObject("os-reimage", raw)
+	if err != nil {
+		return err
+	}
+	imageID, _, err := body.Str("image_id", false)
+	if err != nil || !isUUID(imageID) {
+		return schemaError("image_id", body["image_id"], "'image_id' is a required property")
+	}
+	reserved := false
+	if x, ok := body["reimage_reserved"]; ok {
+		b, valid := boolValue(x)
+		if !valid {
+			return schemaError("reimage_reserved", x, "Invalid boolean")
+		}
+		reserved = b
+	}
+	expected := []string{stAvailable, stError}
+	if reserved {
+		expected = append(expected, stReserved)
+		if err := s.authorize(c, ruleReimageReserved, ownerTarget(v.ProjectID)); err != nil {
+			return err
+		}
+	}
+	if s.deps.Images == nil {
+		return invalidInput("Invalid image identifier or unable to access requested image.")
+	}
+	ctx := r.Context()
+	img, err := s.deps.Images.Image(ctx, c.caller, imageID)
+	if errors.Is(err, ErrImageNotFound) {
+		return notFound("Image %s could not be found.", imageID)
+	}
+	if err != nil {
+		return err
+	}
+	if img.Status != "active" {
+		return invalidInput("Image %s is not active.", img.ID)
+	}
+	if gb := gib(img.Size); gb > v.Size {
+		return invalidInput("Size of specified image %dGB is larger than volume size %dGB.", gb, v.Size)
+	}
+	if img.MinDisk > v.Size {
+		return invalidInput("Volume size %dGB cannot be smaller than the image minDisk size %dGB.", v.Size, img.MinDisk)
+	}
+	ok := false
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = casStatus(ctx, tx, v.ID, expected, stDownloading, `, previous_status = ?`, v.Status)
+		if err != nil || !ok {
+			return err
+		}
+		if err := setMeta(ctx, tx, "volume_image_metadata", "volume_id", v.ID, imageVolumeMetadata(img), true); err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, s.queueOf(v), taskReimageVolume, v.ID, reimageParams{ImageID: img.ID, PreviousStatus: v.Status})
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalidVolume("Volume %s status must be %s, but current status is %s.", v.ID, buildOr(expected), v.Status)
+	}
+	s.wake.notify()
+	return accepted(w)
 }

@@ -82,3 +82,45 @@ func TestVolumeFromImageAndUploadToImage(t *testing.T) {
 	tc.doAs(t, tc.demoToken, "", "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1,
 		"imageRef": "11111111-2222-3333-4444-555555555555"}}).want(t, http.StatusBadRequest)
 }
+
+func TestReimageAndEncryptedTypes(t *testing.T) {
+	tc := newTestCloud(t)
+	data := []byte("new operating system")
+	img := tc.uploadImage(t, "os2", data)
+	v := tc.createVolume(t, tc.demoToken, map[string]any{"size": 1})
+	id := v["id"].(string)
+	tc.driver.Put(id, 1, []byte("old data"))
+	tc.doAs(t, tc.demoToken, "3.67", "POST", "/volumes/"+id+"/action", map[string]any{"os-reimage": map[string]any{
+		"image_id": img}}).want(t, http.StatusBadRequest)
+	tc.doAs(t, tc.demoToken, "3.68", "POST", "/volumes/"+id+"/action", map[string]any{"os-reimage": map[string]any{
+		"image_id": img}}).want(t, http.StatusAccepted)
+	got := tc.waitStatus(t, "/volumes/"+id, "volume", "available")
+	if got["bootable"] != "true" || !bytes.Equal(tc.driver.Data(id), data) {
+		t.Fatalf("reimage: %v %q", got["bootable"], tc.driver.Data(id))
+	}
+	// Encryption specs of a type.
+	r := tc.do(t, "", "POST", "/types", map[string]any{"volume_type": map[string]any{"name": "enc"}}).want(t, http.StatusOK)
+	tid := r.obj("volume_type")["id"].(string)
+	r = tc.do(t, "", "POST", "/types/"+tid+"/encryption", map[string]any{"encryption": map[string]any{
+		"provider": "luks", "control_location": "front-end", "cipher": "aes-xts-plain64", "key_size": 256}}).want(t, http.StatusOK)
+	eid := r.obj("encryption")["encryption_id"].(string)
+	r = tc.do(t, "", "GET", "/types/"+tid+"/encryption", nil).want(t, http.StatusOK)
+	if r.body["key_size"] != float64(256) || r.body["provider"] != "luks" {
+		t.Fatalf("encryption: %s", r.raw)
+	}
+	r = tc.do(t, "", "GET", "/types/"+tid+"/encryption/cipher", nil).want(t, http.StatusOK)
+	if r.body["cipher"] != "aes-xts-plain64" {
+		t.Fatalf("encryption item: %s", r.raw)
+	}
+	r = tc.do(t, "", "PUT", "/types/"+tid+"/encryption/"+eid, map[string]any{"encryption": map[string]any{
+		"control_location": "back-end"}}).want(t, http.StatusOK)
+	if r.obj("encryption")["control_location"] != "back-end" {
+		t.Fatalf("update: %s", r.raw)
+	}
+	tc.do(t, "", "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1, "volume_type": "enc"}}).want(t, http.StatusBadRequest)
+	tc.do(t, "", "DELETE", "/types/"+tid+"/encryption/"+eid, nil).want(t, http.StatusAccepted)
+	r = tc.do(t, "", "GET", "/types/"+tid+"/encryption", nil).want(t, http.StatusOK)
+	if len(r.body) != 0 {
+		t.Fatalf("after delete: %s", r.raw)
+	}
+}

@@ -41,6 +41,7 @@ var (
 	actionBackupCreate     = msgPart{"013", "create backup"}
 	actionBackupDelete     = msgPart{"014", "delete backup"}
 	actionBackupRestore    = msgPart{"015", "restore backup"}
+	actionReimage          = msgPart{"016", "reimage volume"}
 
 	detailUnknown         = msgPart{"001", "An unknown error occurred."}
 	detailNoBackend       = msgPart{"003", "Could not find any available weighted backend."}
@@ -55,6 +56,7 @@ var (
 	detailBackupRestore   = msgPart{"026", "Backup driver failed to restore backup."}
 	detailAttachFailed    = msgPart{"021", "Failed to attach volume."}
 	detailInvalidVolState = msgPart{"027", "Volume status is invalid."}
+	detailReimageFailed   = msgPart{"028", "Compute service failed to reimage volume."}
 )
 
 // messageRoutes are /messages.
@@ -81,12 +83,12 @@ var messageTexts = func() (actions, details map[string]string) {
 	actions, details = map[string]string{}, map[string]string{}
 	for _, a := range []msgPart{actionScheduleAllocate, actionAttach, actionCopyToImage, actionUpdateAttachment,
 		actionCopyImage, actionExtend, actionSnapshotCreate, actionSnapshotDelete, actionBackupCreate,
-		actionBackupDelete, actionBackupRestore} {
+		actionBackupDelete, actionBackupRestore, actionReimage} {
 		actions[a.id] = a.text
 	}
 	for _, d := range []msgPart{detailUnknown, detailNoBackend, detailUploadFailed, detailImageNoSpace,
 		detailExtendFailed, detailCreateFailed, detailSnapshotCreate, detailSnapshotDelete, detailBackupCreate,
-		detailBackupDelete, detailBackupRestore, detailAttachFailed, detailInvalidVolState} {
+		detailBackupDelete, detailBackupRestore, detailAttachFailed, detailInvalidVolState, detailReimageFailed} {
 		details[d.id] = d.text
 	}
 	return actions, details

@@ -89,3 +89,78 @@ func TestRecoverySettlesAndReconciles(t *testing.T) {
 	}
 	tc.waitStatus(t, "/volumes/"+stuck, "volume", stErrorExtending)
 }
+
+func TestRestartConvergesEveryOperation(t *testing.T) {
+	for _, tt := range []struct {
+		op    string // the driver or store operation interrupted
+		start func(tc *testCloud, t *testing.T, vol string) (path, key, want string)
+	}{
+		{"delete", func(tc *testCloud, t *testing.T, vol string) (string, string, string) {
+			tc.do(t, "", "DELETE", "/volumes/"+vol, nil).want(t, http.StatusAccepted)
+			return "/volumes/" + vol, "volume", "deleted"
+		}},
+		{"create_snapshot", func(tc *testCloud, t *testing.T, vol string) (string, string, string) {
+			r := tc.do(t, "", "POST", "/snapshots", map[string]any{"snapshot": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			return "/snapshots/" + r.obj("snapshot")["id"].(string), "snapshot", "available"
+		}},
+		{"extend", func(tc *testCloud, t *testing.T, vol string) (string, string, string) {
+			tc.do(t, "", "POST", "/volumes/"+vol+"/action", map[string]any{"os-extend": map[string]any{"new_size": 3}}).want(t, http.StatusAccepted)
+			return "/volumes/" + vol, "volume", "available"
+		}},
+		{"backup", func(tc *testCloud, t *testing.T, vol string) (string, string, string) {
+			r := tc.do(t, "", "POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			return "/backups/" + r.obj("backup")["id"].(string), "backup", "available"
+		}},
+	} {
+		t.Run(tt.op, func(t *testing.T) {
+			var block atomic.Bool
+			started := make(chan struct{}, 4)
+			tc := newTestCloud(t, testOptions{hook: func(ctx context.Context, op, id string) error {
+				if op == tt.op && block.Load() {
+					started <- struct{}{}
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return nil
+			}})
+			vol := tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})["id"].(string)
+			block.Store(true)
+			path, key, want := tt.start(tc, t, vol)
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("operation never reached the backend")
+			}
+			tc.stop()
+			block.Store(false)
+			tc.restart(t)
+			tc.waitStatus(t, path, key, want)
+			if want != "deleted" {
+				tc.waitStatus(t, "/volumes/"+vol, "volume", "available")
+			} else if _, ok := tc.driver.Has(vol); ok {
+				t.Fatal("volume data left after the re-run delete")
+			}
+		})
+	}
+}
+
+func TestPruneKeepsRecentTasks(t *testing.T) {
+	tc := newTestCloud(t)
+	ctx := context.Background()
+	tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})
+	old := store.FormatTime(now().Add(-8 * 24 * time.Hour))
+	if _, err := tc.db.ExecContext(ctx, `INSERT INTO volume_tasks (id, queue, kind, resource_id, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, 999999, "x", "create_volume", "r", taskDone, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.svc.prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tc.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM volume_tasks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d tasks left, want the recent one", n)
+	}
+}

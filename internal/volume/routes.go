@@ -42,6 +42,7 @@ func (s *Service) routeGroups() [][]route {
 		s.limitRoutes(),
 		s.quotaRoutes(),
 		s.typeRoutes(),
+		s.encryptionRoutes(),
 		s.volumeRoutes(),
 		s.volumeActionRoutes(),
 		s.attachmentRoutes(),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gostack/gostack/internal/store"
 )
 
 // Queues: the cinder-volume runner of host@backend and the cinder-backup runner of the
@@ -71,6 +73,23 @@ func (s *Service) Run(ctx context.Context) {
 			if err := s.heartbeat(ctx, driver != nil, backups != nil); err != nil && ctx.Err() == nil {
 				s.log.Warn("volume service heartbeat", "err", err)
 			}
+			if err := s.prune(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("prune finished volume tasks and expired messages", "err", err)
+			}
 		}
 	}
+}
+
+// taskRetention is how long finished tasks are kept (for operators reading the table).
+const taskRetention = 7 * 24 * time.Hour
+
+// prune deletes finished tasks past their retention and expired user messages.
+func (s *Service) prune(ctx context.Context) error {
+	cutoff := store.FormatTime(now().Add(-taskRetention))
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM volume_tasks WHERE state IN (?, ?) AND updated_at < ?`,
+		taskDone, taskFailed, cutoff); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM volume_messages WHERE expires_at < ?`, store.FormatTime(now()))
+	return err
 }

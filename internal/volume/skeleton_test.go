@@ -81,3 +81,41 @@ func TestFaultShapesAndProjectlessPaths(t *testing.T) {
 	// A hex segment is a project id, never a project-less collection.
 	tc.raw(t, tc.adminToken, "", "GET", "/volume/v3/abc123", nil).want(t, http.StatusNotFound)
 }
+
+func TestServicesEnableDisableAndZones(t *testing.T) {
+	tc := newTestCloud(t)
+	r := tc.do(t, "", "PUT", "/os-services/disable-log-reason", map[string]any{"host": "testhost@file",
+		"binary": "cinder-volume", "disabled_reason": "maintenance"}).want(t, http.StatusOK)
+	if r.body["status"] != "disabled" || r.body["disabled_reason"] != "maintenance" {
+		t.Fatalf("disable: %s", r.raw)
+	}
+	r = tc.do(t, "", "GET", "/os-services?binary=cinder-volume&host=testhost", nil).want(t, http.StatusOK)
+	if l := r.list("services"); len(l) != 1 || l[0]["status"] != "disabled" || l[0]["disabled_reason"] != "maintenance" {
+		t.Fatalf("list: %s", r.raw)
+	}
+	// With the only backend disabled, a new volume fails with "No valid backend".
+	r = tc.do(t, "", "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1}}).want(t, http.StatusAccepted)
+	if r.obj("volume")["status"] != "error" {
+		t.Fatalf("create on a disabled backend: %s", r.raw)
+	}
+	r = tc.do(t, "", "GET", "/os-availability-zone", nil).want(t, http.StatusOK)
+	if len(r.list("availabilityZoneInfo")) != 0 {
+		t.Fatalf("zones with the backend disabled: %s", r.raw)
+	}
+	r = tc.do(t, "", "PUT", "/os-services/enable", map[string]any{"host": "testhost@file", "binary": "cinder-volume"}).want(t, http.StatusOK)
+	if r.body["status"] != "enabled" || r.body["disabled"] != false {
+		t.Fatalf("enable: %s", r.raw)
+	}
+	r = tc.do(t, "", "GET", "/os-availability-zone", nil).want(t, http.StatusOK)
+	z := r.list("availabilityZoneInfo")
+	if len(z) != 1 || z[0]["zoneName"] != "nova" || z[0]["zoneState"].(map[string]any)["available"] != true {
+		t.Fatalf("zones: %s", r.raw)
+	}
+	tc.do(t, "", "PUT", "/os-services/enable", map[string]any{"host": "nohost", "binary": "cinder-volume"}).want(t, http.StatusNotFound)
+	tc.do(t, "", "PUT", "/os-services/enable", map[string]any{"host": "testhost"}).want(t, http.StatusBadRequest)
+	r = tc.do(t, "", "GET", "/scheduler-stats/get_pools?detail=true", nil).want(t, http.StatusOK)
+	if p := r.list("pools"); len(p) != 1 || p[0]["name"] != "testhost@file#file" || p[0]["capabilities"] == nil {
+		t.Fatalf("pools: %s", r.raw)
+	}
+	tc.doAs(t, tc.demoToken, "", "GET", "/scheduler-stats/get_pools", nil).want(t, http.StatusForbidden)
+}

@@ -26,9 +26,10 @@ type taskKind string
 const (
 	taskCreateVolume   taskKind = "create_volume" // params: createParams
 	taskDeleteVolume   taskKind = "delete_volume"
-	taskExtendVolume   taskKind = "extend_volume" // params: {"new_size": N}
-	taskRevertVolume   taskKind = "revert_volume" // params: {"snapshot_id": "..."}
-	taskUploadImage    taskKind = "upload_image"  // params: {"image_id", "disk_format", "container_format"}
+	taskExtendVolume   taskKind = "extend_volume"  // params: {"new_size": N}
+	taskRevertVolume   taskKind = "revert_volume"  // params: {"snapshot_id": "..."}
+	taskUploadImage    taskKind = "upload_image"   // params: {"image_id", "disk_format", "container_format"}
+	taskReimageVolume  taskKind = "reimage_volume" // params: reimageParams
 	taskCreateSnapshot taskKind = "create_snapshot"
 	taskDeleteSnapshot taskKind = "delete_snapshot"
 	taskCreateBackup   taskKind = "create_backup"  // backup queue

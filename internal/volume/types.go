@@ -209,12 +209,20 @@ func (s *Service) ensureDefaultType(ctx context.Context) error {
 	})
 }
 
-// typeView is Cinder's volume type view with the access extension's is_public; extra
-// specs are filtered for non-admins; with ext (show and list) qos_specs_id is shown
-// to admins.
-func (s *Service) typeView(c *call, t *volumeType, ext bool) map[string]any {
-	out := map[string]any{"id": t.ID, "name": t.Name, "is_public": t.IsPublic, "description": strOrNil(t.Description),
-		"os-volume-type-access:is_public": t.IsPublic}
+// Volume type views: Cinder's extensions extend some actions only.
+const (
+	typeViewShow   = iota // show and list: access is_public, qos_specs_id (admins)
+	typeViewCreate        // create: access is_public
+	typeViewUpdate        // update: neither
+)
+
+// typeView is Cinder's volume type view; extra specs are filtered for non-admins.
+func (s *Service) typeView(c *call, t *volumeType, mode int) map[string]any {
+	out := map[string]any{"id": t.ID, "name": t.Name, "is_public": t.IsPublic, "description": strOrNil(t.Description)}
+	if mode != typeViewUpdate {
+		out["os-volume-type-access:is_public"] = t.IsPublic
+	}
+	ext := mode == typeViewShow
 	if s.can(c, ruleTypeExtraSpecsAccess, ownerTarget(c.caller.ProjectID)) {
 		out["extra_specs"] = s.visibleSpecs(c, t.Specs)
 	}
@@ -328,7 +336,7 @@ func (s *Service) listTypes(w http.ResponseWriter, r *http.Request, c *call) err
 	}
 	out := make([]map[string]any, 0, len(types))
 	for _, t := range types {
-		out = append(out, s.typeView(c, t, true))
+		out = append(out, s.typeView(c, t, typeViewShow))
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_types": out})
 	return nil
@@ -357,7 +365,7 @@ func (s *Service) showType(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := s.authorize(c, c.rule, nil); err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, true)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, typeViewShow)})
 	return nil
 }
 
@@ -443,7 +451,7 @@ func (s *Service) createType(w http.ResponseWriter, r *http.Request, c *call) er
 	if t.Specs == nil {
 		t.Specs = map[string]string{}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, false)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, typeViewCreate)})
 	return nil
 }
 
@@ -537,7 +545,7 @@ func (s *Service) updateType(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, false)})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": s.typeView(c, t, typeViewUpdate)})
 	return nil
 }
 

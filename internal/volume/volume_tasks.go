@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/gostack/gostack/internal/driver/block"
 	"github.com/gostack/gostack/internal/store"
@@ -28,6 +29,8 @@ func (s *Service) volumeTaskFuncs(k taskKind) (taskFuncs, bool) {
 		return taskFuncs{run: s.runRevertVolume, fail: s.failRevertVolume}, true
 	case taskUploadImage:
 		return taskFuncs{run: s.runUploadImage, fail: s.failUploadImage}, true
+	case taskReimageVolume:
+		return taskFuncs{run: s.runReimageVolume, fail: s.failReimageVolume}, true
 	case taskCreateSnapshot:
 		return taskFuncs{run: s.runCreateSnapshot, fail: s.failCreateSnapshot}, true
 	case taskDeleteSnapshot:
@@ -108,6 +111,54 @@ func (s *Service) checkCapacity(ctx context.Context, d block.Driver, v *volumeRe
 	return nil
 }
 
+// capabilityKeys are the backend capabilities a volume type's extra specs may ask for
+// (Cinder's CapabilitiesFilter, bare or with the "capabilities:" scope).
+var capabilityKeys = map[string]func(d block.Driver) string{
+	"volume_backend_name": func(d block.Driver) string { return d.Name() },
+	"vendor_name":         func(block.Driver) string { return vendorName },
+	"storage_protocol":    func(block.Driver) string { return storageProtocol },
+	"driver_version":      func(block.Driver) string { return driverVersion },
+}
+
+// checkCapabilities is the capabilities filter: every capability the volume's type
+// asks for must match the backend's (exact, or "<in>" substring, or "<or>" choices).
+func (s *Service) checkCapabilities(ctx context.Context, d block.Driver, v *volumeRec) error {
+	t, err := loadType(ctx, s.db, v.TypeID)
+	if err != nil || t == nil {
+		return err
+	}
+	for k, want := range t.Specs {
+		key := strings.TrimPrefix(k, "capabilities:")
+		have, ok := capabilityKeys[key]
+		if !ok {
+			continue
+		}
+		if !capabilityMatches(have(d), want) {
+			return errNoBackend
+		}
+	}
+	return nil
+}
+
+// capabilityMatches evaluates one extra-spec requirement against a capability value.
+func capabilityMatches(have, want string) bool {
+	want = strings.TrimSpace(want)
+	switch {
+	case strings.HasPrefix(want, "<in>"):
+		return strings.Contains(have, strings.TrimSpace(strings.TrimPrefix(want, "<in>")))
+	case strings.HasPrefix(want, "<or>"):
+		for _, alt := range strings.Split(want, "<or>") {
+			if strings.TrimSpace(alt) == have {
+				return true
+			}
+		}
+		return false
+	case strings.HasPrefix(want, "s=="), strings.HasPrefix(want, "=="):
+		return strings.TrimSpace(strings.TrimLeft(want, "s=")) == have
+	}
+	return want == have
+}
+
 // runCreateVolume schedules (capacity) and creates a volume's data from its source.
 func (s *Service) runCreateVolume(ctx context.Context, t *task) error {
 	v, err := loadVolume(ctx, s.db, t.ResourceID)
@@ -126,8 +177,11 @@ func (s *Service) runCreateVolume(ctx context.Context, t *task) error {
 		return err
 	}
 	if t.Attempts <= 1 {
-		// Capacity is checked when the task first runs; a re-run after a restart may
-		// find its own half-made volume counted.
+		// The scheduler's filters run when the task first runs; a re-run after a
+		// restart may find its own half-made volume counted.
+		if err := s.checkCapabilities(ctx, d, v); err != nil {
+			return err
+		}
 		if err := s.checkCapacity(ctx, d, v); err != nil {
 			return err
 		}
@@ -738,3 +792,60 @@ func gib(n int64) int64 { return int64(math.Ceil(float64(n) / (1 << 30))) }
 
 // blockSnapshot is the driver's view of a snapshot known only by id (reconcile).
 func blockSnapshot(id string) block.Snapshot { return block.Snapshot{ID: id} }
+
+// runReimageVolume replaces the volume's data by the image's: delete, then create from
+// the image (a re-run after a restart deletes again and creates again).
+func (s *Service) runReimageVolume(ctx context.Context, t *task) error {
+	var p reimageParams
+	if err := t.params(&p); err != nil {
+		return err
+	}
+	v, err := loadVolume(ctx, s.db, t.ResourceID)
+	if err != nil {
+		return err
+	}
+	if v == nil || v.Status != stDownloading {
+		return s.finish(ctx, t, nil)
+	}
+	d, err := s.driverOrErr()
+	if err != nil {
+		return err
+	}
+	if s.deps.Images == nil {
+		return errors.New("no image service")
+	}
+	var size int64
+	fmt.Sscan(v.ImageMeta["size"], &size)
+	bv := blockVolume(v)
+	if err := d.Delete(ctx, bv); err != nil {
+		return err
+	}
+	img := block.Image{ID: p.ImageID, DiskFormat: v.ImageMeta["disk_format"], Size: size,
+		Open: func(ctx context.Context) (io.ReadCloser, error) { return s.deps.Images.OpenImage(ctx, p.ImageID) }}
+	if err := d.CreateFromImage(ctx, bv, img); err != nil {
+		return err
+	}
+	return s.finish(ctx, t, func(tx *store.Tx) error {
+		back := p.PreviousStatus
+		if back == "" || back == stError {
+			back = stAvailable
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, previous_status = NULL, bootable = ?,
+			image_id = ?, updated_at = ? WHERE id = ? AND status = ?`, back, true, p.ImageID, store.FormatTime(now()),
+			v.ID, stDownloading)
+		return err
+	})
+}
+
+// failReimageVolume puts the volume in error with its user message.
+func (s *Service) failReimageVolume(ctx context.Context, tx *store.Tx, t *task, cause error) error {
+	v, err := loadVolumeRow(ctx, tx, t.ResourceID)
+	if err != nil || v == nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, updated_at = ? WHERE id = ?`,
+		stError, store.FormatTime(now()), v.ID); err != nil {
+		return err
+	}
+	return s.recordMessage(ctx, tx, v.ProjectID, resVolume, v.ID, actionReimage, detailReimageFailed)
+}

@@ -290,6 +290,12 @@ func (s *Service) createVolume(w http.ResponseWriter, r *http.Request, c *call) 
 			return err
 		}
 	}
+	if enc, err := loadEncryption(ctx, s.db, vt.ID); err != nil {
+		return err
+	} else if enc != nil {
+		// Encrypted volumes need a key manager, which this cloud does not run.
+		return badRequest("Invalid volume type: volume type %s is encrypted, and this cloud has no key manager to encrypt volumes with.", vt.ID)
+	}
 	vol.TypeID, vol.TypeName = vt.ID, vt.Name
 	vol.Multiattach = vt.multiattach()
 	vol.DiskFormat = vt.format()

@@ -515,3 +515,18 @@ func TestNoValidBackend(t *testing.T) {
 		t.Fatalf("messages: %s", r.raw)
 	}
 }
+
+func TestCapabilitiesFilter(t *testing.T) {
+	tc := newTestCloud(t)
+	tc.do(t, "", "POST", "/types", map[string]any{"volume_type": map[string]any{"name": "elsewhere",
+		"extra_specs": map[string]any{"volume_backend_name": "lvm", "vendor_name": "Nobody"}}}).want(t, http.StatusOK)
+	tc.do(t, "", "POST", "/types", map[string]any{"volume_type": map[string]any{"name": "here",
+		"extra_specs": map[string]any{"volume_backend_name": "file", "capabilities:storage_protocol": "<in> fil"}}}).want(t, http.StatusOK)
+	r := tc.do(t, "", "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1, "volume_type": "elsewhere"}}).want(t, http.StatusAccepted)
+	tc.waitStatus(t, "/volumes/"+r.obj("volume")["id"].(string), "volume", "error")
+	tc.createVolume(t, tc.adminToken, map[string]any{"size": 1, "volume_type": "here"})
+	r = tc.do(t, "3.3", "GET", "/messages", nil).want(t, http.StatusOK)
+	if l := r.list("messages"); len(l) != 1 || l[0]["event_id"] != "VOLUME_VOLUME_001_003" {
+		t.Fatalf("messages: %s", r.raw)
+	}
+}

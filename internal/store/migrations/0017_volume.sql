@@ -269,3 +269,15 @@ CREATE TABLE volume_tasks (
 );
 CREATE INDEX volume_tasks_pending ON volume_tasks (state, queue, id);
 CREATE INDEX volume_tasks_resource ON volume_tasks (resource_id, state);
+
+-- volume_type_encryption holds a type's encryption specs (/types/{id}/encryption).
+CREATE TABLE volume_type_encryption (
+    type_id TEXT PRIMARY KEY REFERENCES volume_types (id) ON DELETE CASCADE,
+    encryption_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    control_location TEXT NOT NULL,
+    cipher TEXT,
+    key_size INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT ''
+);
