@@ -189,6 +189,11 @@ func (s *Service) projectUsage(ctx context.Context, q store.Querier, project str
 		return nil, err
 	}
 	use["backups"], use["backup_gigabytes"] = n, gb
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM volume_groups WHERE project_id = ? AND deleted = ?`,
+		project, false).Scan(&n); err != nil {
+		return nil, err
+	}
+	use["groups"] = n
 	return use, nil
 }
 

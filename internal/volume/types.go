@@ -573,6 +573,13 @@ func (s *Service) deleteType(w http.ResponseWriter, r *http.Request, c *call) er
 		if n > 0 {
 			return badRequest("Target volume type is still in use.")
 		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM volume_group_volume_types gt
+			JOIN volume_groups g ON g.id = gt.group_id WHERE gt.type_id = ? AND g.deleted = ?`, t.ID, false).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return badRequest("Target volume type is still in use.")
+		}
 		if t.Name == s.cfg.DefaultVolumeType {
 			return badRequest("The volume type %s is a default volume type and cannot be deleted.", t.ID)
 		}

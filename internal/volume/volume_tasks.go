@@ -36,7 +36,8 @@ func (s *Service) volumeTaskFuncs(k taskKind) (taskFuncs, bool) {
 	case taskDeleteSnapshot:
 		return taskFuncs{run: s.runDeleteSnapshot, fail: s.failDeleteSnapshot}, true
 	}
-	return taskFuncs{}, false
+	// Groups and group snapshots run on the same backend's queue.
+	return s.groupTaskFuncs(k)
 }
 
 // backupTaskFuncs returns how the cinder-backup runner carries out a kind of task.

@@ -304,9 +304,24 @@ func (s *Service) createVolume(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
+	var groupID string
+	if v, ok := body["group_id"]; ok && v != nil && c.at(13) {
+		g, ok := v.(string)
+		if !ok || g == "" {
+			return badRequest("Invalid input for field/attribute group_id. Value: %v. %v is not of type 'string'", v, v)
+		}
+		groupID = g
+	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.checkQuota(ctx, tx, project, quotaDelta{volumes: 1, gigabytes: size, typeName: vt.Name, volumeSize: size}); err != nil {
 			return err
+		}
+		if groupID != "" {
+			// The volume joins a group whose types must include its own.
+			if err := s.checkVolumeGroup(ctx, tx, c, groupID, vt.ID); err != nil {
+				return err
+			}
+			vol.GroupID = &groupID
 		}
 		ts := store.FormatTime(now())
 		vol.CreatedAt, vol.UpdatedAt = ts, ts
@@ -375,11 +390,11 @@ func (s *Service) scheduleQueue(ctx context.Context) (string, error) {
 // insertVolume writes a new volume row.
 func insertVolume(ctx context.Context, tx *store.Tx, v *volumeRec) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO volume_volumes (id, project_id, user_id, name, description, size, status,
-		attach_status, availability_zone, host, type_id, snapshot_id, source_volid, image_id, backup_id, bootable,
+		attach_status, availability_zone, host, type_id, snapshot_id, source_volid, image_id, backup_id, group_id, bootable,
 		multiattach, encrypted, consumes_quota, disk_format, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.ProjectID, v.UserID, v.Name, v.Description, v.Size, v.Status, v.AttachStatus, v.AZ, v.Host, v.TypeID,
-		v.SnapshotID, v.SourceVolID, v.ImageID, v.BackupID, v.Bootable, v.Multiattach, v.Encrypted, v.ConsumesQuota,
+		v.SnapshotID, v.SourceVolID, v.ImageID, v.BackupID, v.GroupID, v.Bootable, v.Multiattach, v.Encrypted, v.ConsumesQuota,
 		v.DiskFormat, v.CreatedAt, v.UpdatedAt)
 	return err
 }

@@ -274,7 +274,7 @@ build_timeout = 120
 build_interval = 1
 backend_names = file
 storage_protocol = file
-vendor_name = gostack
+vendor_name = Open Source
 
 [volume-feature-enabled]
 api_v2 = false
