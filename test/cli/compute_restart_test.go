@@ -17,6 +17,7 @@ import (
 // (the fake hosts take 300 ms per spawn), restarts it and checks that every server ends
 // ACTIVE or ERROR and that Placement holds exactly the allocations of existing servers.
 func TestComputeKillDuringCreates(t *testing.T) {
+	t.Parallel()
 	c := start(t, testkit.WithFile("gostack.toml",
 		"[compute]\ndriver = 'fake'\nfake_hosts = 2\nfake_spawn_delay = '300ms'\n"))
 	imageID := uploadTinyImage(t, c, "testvm")

@@ -62,6 +62,7 @@ func uploadTinyImage(t *testing.T, c *testkit.Cloud, name string) string {
 }
 
 func TestComputeWalkthrough(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 2)
 	imageID := uploadTinyImage(t, c, "testvm")
 
@@ -256,6 +257,7 @@ func TestComputeWalkthrough(t *testing.T) {
 // TestComputeConcurrentCreatesRespectQuota sends 200 concurrent creates with an instances
 // quota of 10: exactly 10 are accepted.
 func TestComputeConcurrentCreatesRespectQuota(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 2)
 	uploadTinyImage(t, c, "testvm")
 	osRun(t, c, "gostack-admin", "quota", "set", "--instances", "10", "--cores", "1000", "--ram", "10000000", "demo")

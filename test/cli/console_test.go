@@ -21,6 +21,7 @@ import (
 // novnc package is installed; a forged token and the token of a deleted server are
 // refused without a byte of console data.
 func TestConsoleURL(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 1)
 	uploadTinyImage(t, c, "testvm")
 	s := osJSON[server](t, c, "gostack", "server", "create", "--flavor", "m1.tiny", "--image", "testvm",

@@ -15,6 +15,7 @@ import (
 // TestCLIFilesWritten checks the files the first start writes: the openrc files (mode 0600,
 // usable on their own) and every cloud of clouds.yaml.
 func TestCLIFilesWritten(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 
 	for _, name := range []string{"admin-openrc", "demo-openrc", "alt_demo-openrc", "clouds.yaml"} {
@@ -92,6 +93,7 @@ func TestCLIFilesWritten(t *testing.T) {
 // TestCLIIdentityWalkthrough is the identity walkthrough of the admin guide, step by step,
 // each step checking what the CLI prints.
 func TestCLIIdentityWalkthrough(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	const admin = "gostack-admin"
 
@@ -378,6 +380,7 @@ func TestCLIIdentityWalkthrough(t *testing.T) {
 
 // TestCLIDemoUser checks what a member of the demo project may and may not do.
 func TestCLIDemoUser(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	const demo = "gostack"
 
@@ -440,6 +443,7 @@ func TestCLIDemoUser(t *testing.T) {
 // TestCLIPolicyOverride checks that policy.yaml in the data directory takes effect on the
 // next request, and that removing it restores the defaults.
 func TestCLIPolicyOverride(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	const admin = "gostack-admin"
 	policy := filepath.Join(c.DataDir, "policy.yaml")
@@ -532,6 +536,7 @@ func restartVerify(t *testing.T, c *testkit.Cloud, s state) {
 
 // TestCLIRestart stops gostack with SIGTERM and starts it again on the same data directory.
 func TestCLIRestart(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	s := restartSeed(t, c)
 	c.Stop()
@@ -554,6 +559,7 @@ func TestCLIRestart(t *testing.T) {
 // TestCLIKill9 kills gostack with SIGKILL and checks that everything acknowledged before
 // the kill is there after a restart.
 func TestCLIKill9(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	s := restartSeed(t, c)
 	// The last write before the crash was acknowledged; it must survive.

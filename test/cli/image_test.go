@@ -284,6 +284,7 @@ func imageNames(t *testing.T, c *testkit.Cloud, cloud string, args ...string) []
 // TestCLIImageWalkthrough uploads the test guest image as a public image and walks through
 // list, show, save, set/unset and delete, checking what the CLI prints.
 func TestCLIImageWalkthrough(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	file := testImage(t)
 	size, sum, sha := fileDigests(t, file)
@@ -421,6 +422,7 @@ func TestCLIImageWalkthrough(t *testing.T) {
 // alt_demo accepts, checks that a third project does not see it, and that a private image
 // is invisible to every other project.
 func TestCLIImageSharing(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	file := testImage(t)
 	const admin, demo, alt = "gostack-admin", "gostack", "gostack-alt"
@@ -573,6 +575,7 @@ const htmlPage = `<!DOCTYPE html>
 // as qcow2, and a qcow2 whose backing file is /etc/passwd. Both are refused with a message
 // that says why, and neither image ever becomes active.
 func TestCLIImageBadInput(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	const demo = "gostack"
 	dir := t.TempDir()
@@ -688,6 +691,7 @@ func storeFiles(t *testing.T, c *testkit.Cloud) map[string]int64 {
 
 // TestCLIImageRestart checks that an uploaded image survives a clean restart byte for byte.
 func TestCLIImageRestart(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	file := testImage(t)
 	_, sum, sha := fileDigests(t, file)
@@ -715,6 +719,7 @@ func TestCLIImageRestart(t *testing.T) {
 // checks after a restart that the image is not active, that nothing of the partial upload is
 // left in the store, and that the image can be uploaded again.
 func TestCLIImageKill9Upload(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	const demo = "gostack"
 	const total = 200 << 20

@@ -11,6 +11,7 @@ import (
 // its subnet shown by server show and port list, deleting it frees the port, and a
 // restart on the same data directory creates no second topology.
 func TestNetworkServers(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 1)
 	uploadTinyImage(t, c, "testvm")
 

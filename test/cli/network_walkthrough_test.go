@@ -18,6 +18,7 @@ import (
 // group with ICMP and SSH rules, IP availability, agents and the port commands; and a
 // member of another project sees none of it.
 func TestNetworkWalkthrough(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 1)
 	uploadTinyImage(t, c, "testvm")
 	demo := osJSON[row](t, c, "gostack-admin", "project", "show", "demo")
@@ -110,6 +111,7 @@ func TestNetworkWalkthrough(t *testing.T) {
 // addresses through the real process: exactly 12 succeed, the others fail with
 // IpAddressGenerationFailure, and no address is given twice.
 func TestPortCreatesOnAFullSubnet(t *testing.T) {
+	t.Parallel()
 	c := computeCloud(t, 1)
 	netw := osJSON[row](t, c, "gostack", "network", "create", "small")
 	// A /28 has 14 host addresses; the gateway takes one; the pool holds the 12 others.

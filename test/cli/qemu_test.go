@@ -125,6 +125,7 @@ func pidAlive(pid int) bool {
 const testPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBq0nS6c9sVJk3t3N1bX9kq4dWm0m2i6X3y3d0c1o8Zr gostack-test"
 
 func TestQEMUWalkthrough(t *testing.T) {
+	t.Parallel()
 	c := qemuCloud(t)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k.pub")
@@ -251,6 +252,7 @@ func TestQEMUWalkthrough(t *testing.T) {
 }
 
 func TestQEMUGuestsSurviveKill(t *testing.T) {
+	t.Parallel()
 	c := qemuCloud(t)
 	script := filepath.Join(t.TempDir(), "tick.sh")
 	// A guest that keeps writing to its console shows that it ran while gostack was down.

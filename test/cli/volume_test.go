@@ -77,6 +77,7 @@ func virtualSize(t *testing.T, path string) int64 {
 }
 
 func TestVolumeWalkthrough(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("qemu-img"); err != nil {
 		t.Skip("qemu-img is not installed (scripts/deps installs qemu-utils)")
 	}
