@@ -2,6 +2,7 @@ package volume
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -65,6 +66,10 @@ var (
 
 // settle applies the settle rules to resources no pending or running task will move.
 func (s *Service) settle(ctx context.Context) error {
+	carried, err := s.carriedResources(ctx)
+	if err != nil {
+		return err
+	}
 	for _, tbl := range []struct {
 		table string
 		rules map[string]settleRule
@@ -78,14 +83,12 @@ func (s *Service) settle(ctx context.Context) error {
 		for _, st := range statuses {
 			args = append(args, st)
 		}
-		args = append(args, taskPending, taskRunning)
 		prev := "''"
 		if tbl.table == "volume_volumes" {
 			prev = "COALESCE(r.previous_status, '')"
 		}
 		rows, err := s.db.QueryContext(ctx, `SELECT r.id, r.status, `+prev+` FROM `+tbl.table+` r WHERE r.deleted = ?
-			AND r.status IN (`+strings.TrimSuffix(strings.Repeat("?,", len(statuses)), ",")+`)
-			AND NOT EXISTS (SELECT 1 FROM volume_tasks t WHERE t.resource_id = r.id AND t.state IN (?, ?))`, args...)
+			AND r.status IN (`+strings.TrimSuffix(strings.Repeat("?,", len(statuses)), ",")+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -97,7 +100,9 @@ func (s *Service) settle(ctx context.Context) error {
 				rows.Close()
 				return err
 			}
-			list = append(list, x)
+			if !carried[x.id] {
+				list = append(list, x)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -132,6 +137,76 @@ func (s *Service) settle(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// carriedResources returns the ids of the volumes, snapshots and backups a pending or
+// running task will move out of their transitional status: the task's own resource,
+// and those a task of another resource carries — the volume or snapshot a backup
+// reads (backing-up), the backup a restore reads and the snapshot a revert reads
+// (restoring), the member volumes of a group and the member snapshots of a group
+// snapshot. Settling any of these would
+// release a resource still in use, or fail one its task is about to complete.
+func (s *Service) carriedResources(ctx context.Context) (map[string]bool, error) {
+	carried := map[string]bool{}
+	collect := func(query string, args ...any) error {
+		rows, err := s.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			carried[id] = true
+		}
+		return rows.Err()
+	}
+	live := []any{taskPending, taskRunning}
+	with := func(args ...any) []any { return append(args, live...) }
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`SELECT t.resource_id FROM volume_tasks t WHERE t.state IN (?, ?)`, live},
+		{`SELECT COALESCE(b.snapshot_id, b.volume_id) FROM volume_tasks t JOIN volume_backups b ON b.id = t.resource_id
+			WHERE t.kind = ? AND t.state IN (?, ?)`, with(string(taskCreateBackup))},
+		{`SELECT v.id FROM volume_tasks t JOIN volume_volumes v ON v.group_id = t.resource_id
+			WHERE t.kind IN (?, ?) AND t.state IN (?, ?)`, with(string(taskCreateGroupFromSource), string(taskDeleteGroup))},
+		{`SELECT sn.id FROM volume_tasks t JOIN volume_snapshots sn ON sn.group_snapshot_id = t.resource_id
+			WHERE t.kind IN (?, ?) AND t.state IN (?, ?)`, with(string(taskCreateGroupSnapshot), string(taskDeleteGroupSnapshot))},
+	} {
+		if err := collect(q.query, q.args...); err != nil {
+			return nil, err
+		}
+	}
+	// A restore names its backup, a revert its snapshot, in its params.
+	rows, err := s.db.QueryContext(ctx, `SELECT params FROM volume_tasks WHERE kind IN (?, ?) AND state IN (?, ?)`,
+		with(string(taskRestoreBackup), string(taskRevertVolume))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var params string
+		if err := rows.Scan(&params); err != nil {
+			return nil, err
+		}
+		var p struct {
+			BackupID   string `json:"backup_id"`
+			SnapshotID string `json:"snapshot_id"`
+		}
+		if json.Unmarshal([]byte(params), &p) != nil {
+			continue
+		}
+		for _, id := range []string{p.BackupID, p.SnapshotID} {
+			if id != "" {
+				carried[id] = true
+			}
+		}
+	}
+	return carried, rows.Err()
 }
 
 // rowState is what the records say about an id the backend holds.

@@ -3,6 +3,7 @@ package volume
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -162,5 +163,113 @@ func TestPruneKeepsRecentTasks(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d tasks left, want the recent one", n)
+	}
+}
+
+// TestRestartLeavesCarriedStatusesToTheirTasks interrupts operations whose task belongs
+// to another resource than the one it holds in a transitional status (a backup holds
+// its volume or snapshot backing-up, a restore its backup restoring, a revert its
+// snapshot restoring, a group snapshot its member snapshots creating): the recovery
+// pass must leave those statuses to the re-run task, not settle them (which released a
+// volume still being read, or put member snapshots in error while their group snapshot
+// went on to complete).
+func TestRestartLeavesCarriedStatusesToTheirTasks(t *testing.T) {
+	type status struct{ path, key, want string }
+	for _, tt := range []struct {
+		name, op string
+		// start makes the resources and starts the operation; it returns the statuses
+		// that must hold while the re-run task is blocked, and the final ones.
+		start func(tc *testCloud, t *testing.T, vol string) (held, final []status)
+	}{
+		{"backup of a volume", "backup", func(tc *testCloud, t *testing.T, vol string) ([]status, []status) {
+			r := tc.do(t, "", "POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			b := "/backups/" + r.obj("backup")["id"].(string)
+			return []status{{"/volumes/" + vol, "volume", stBackingUp}, {b, "backup", backupCreating}},
+				[]status{{b, "backup", stAvailable}, {"/volumes/" + vol, "volume", stAvailable}}
+		}},
+		{"backup of a snapshot", "backup", func(tc *testCloud, t *testing.T, vol string) ([]status, []status) {
+			r := tc.do(t, "", "POST", "/snapshots", map[string]any{"snapshot": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			sn := "/snapshots/" + r.obj("snapshot")["id"].(string)
+			tc.waitStatus(t, sn, "snapshot", stAvailable)
+			r = tc.do(t, "", "POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": vol,
+				"snapshot_id": strings.TrimPrefix(sn, "/snapshots/")}}).want(t, http.StatusAccepted)
+			b := "/backups/" + r.obj("backup")["id"].(string)
+			return []status{{sn, "snapshot", stBackingUp}},
+				[]status{{b, "backup", stAvailable}, {sn, "snapshot", stAvailable}}
+		}},
+		{"restore", "restore", func(tc *testCloud, t *testing.T, vol string) ([]status, []status) {
+			r := tc.do(t, "", "POST", "/backups", map[string]any{"backup": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			id := r.obj("backup")["id"].(string)
+			tc.waitStatus(t, "/backups/"+id, "backup", stAvailable)
+			tc.waitStatus(t, "/volumes/"+vol, "volume", stAvailable)
+			tc.do(t, "", "POST", "/backups/"+id+"/restore", map[string]any{"restore": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			return []status{{"/backups/" + id, "backup", backupRestoring}, {"/volumes/" + vol, "volume", stRestoringBackup}},
+				[]status{{"/volumes/" + vol, "volume", stAvailable}, {"/backups/" + id, "backup", stAvailable}}
+		}},
+		{"revert", "create_from_snapshot", func(tc *testCloud, t *testing.T, vol string) ([]status, []status) {
+			r := tc.do(t, "", "POST", "/snapshots", map[string]any{"snapshot": map[string]any{"volume_id": vol}}).want(t, http.StatusAccepted)
+			sn := r.obj("snapshot")["id"].(string)
+			tc.waitStatus(t, "/snapshots/"+sn, "snapshot", stAvailable)
+			tc.do(t, "3.40", "POST", "/volumes/"+vol+"/action", map[string]any{"revert": map[string]any{"snapshot_id": sn}}).want(t, http.StatusAccepted)
+			return []status{{"/snapshots/" + sn, "snapshot", "restoring"}, {"/volumes/" + vol, "volume", stReverting}},
+				[]status{{"/volumes/" + vol, "volume", stAvailable}, {"/snapshots/" + sn, "snapshot", stAvailable}}
+		}},
+		{"group snapshot", "create_snapshot", func(tc *testCloud, t *testing.T, vol string) ([]status, []status) {
+			gid, _, _ := tc.groupWithVolumes(t, 2)
+			r := tc.doAs(t, tc.demoToken, "3.14", "POST", "/group_snapshots", map[string]any{"group_snapshot": map[string]any{
+				"group_id": gid}}).want(t, http.StatusAccepted)
+			members, err := groupSnapshotMembers(context.Background(), tc.db, r.obj("group_snapshot")["id"].(string))
+			if err != nil || len(members) != 2 {
+				t.Fatalf("members: %v %v", members, err)
+			}
+			var held, final []status
+			for _, m := range members {
+				held = append(held, status{"/snapshots/" + m.ID, "snapshot", snapCreating})
+				final = append(final, status{"/snapshots/" + m.ID, "snapshot", stAvailable})
+			}
+			return held, final
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var block atomic.Bool
+			started := make(chan struct{}, 8)
+			release := make(chan struct{})
+			tc := newTestCloud(t, testOptions{hook: func(ctx context.Context, op, id string) error {
+				if op != tt.op || !block.Load() {
+					return nil
+				}
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-release:
+					return nil
+				}
+			}})
+			vol := tc.createVolume(t, tc.adminToken, map[string]any{"size": 1})["id"].(string)
+			block.Store(true)
+			held, final := tt.start(tc, t, vol)
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("operation never reached the backend")
+			}
+			tc.stop()
+			tc.restart(t)
+			// The recovery pass has run (restart waits for it); the re-run task is
+			// blocked in the backend again, so nothing may have moved yet.
+			for _, h := range held {
+				if got := tc.do(t, "3.70", "GET", h.path, nil).want(t, http.StatusOK).obj(h.key)["status"]; got != h.want {
+					t.Errorf("%s is %v after the restart while its task re-runs, want %s", h.path, got, h.want)
+				}
+			}
+			close(release)
+			for _, f := range final {
+				tc.waitStatus(t, f.path, f.key, f.want)
+			}
+		})
 	}
 }
