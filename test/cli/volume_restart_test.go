@@ -18,9 +18,10 @@ import (
 	"github.com/gostack/gostack/internal/testkit"
 )
 
-// TestVolumeKillDuringOperations kills gostack with SIGKILL while volume creates (empty
-// and from an image), deletes, snapshots, snapshot deletes, backups (full, incremental
-// and of a snapshot) and backup deletes are in flight, restarts it, and checks that
+// TestVolumeKillDuringOperations kills gostack with SIGKILL while volume creates (empty,
+// from an image, restored from a backup), deletes, snapshots, snapshot deletes, backups
+// (incremental and of a snapshot) and backup deletes are in flight, restarts it, and
+// checks that
 //   - every volume, snapshot and backup reaches a final status within a bounded time,
 //     and every operation the API accepted (202) before the kill completed: nothing ends
 //     in error, nothing accepted is lost, nothing is duplicated;
@@ -76,6 +77,9 @@ func TestVolumeKillDuringOperations(t *testing.T) {
 	bakGone := demo.create(t, "backups", "backup", map[string]any{"volume_id": seedBak[1], "name": "bak-gone"})
 	demo.wait(t, "backups", "backup", bakGone, "available")
 	demo.wait(t, "volumes", "volume", seedBak[1], "available")
+	bakRestore := demo.create(t, "backups", "backup", map[string]any{"volume_id": seedHold, "name": "bak-restore"})
+	demo.wait(t, "backups", "backup", bakRestore, "available")
+	demo.wait(t, "volumes", "volume", seedHold, "available")
 	setup := time.Since(began)
 
 	// The load: everything at once, each request recording what the API answered.
@@ -114,6 +118,9 @@ func TestVolumeKillDuringOperations(t *testing.T) {
 			if json.Unmarshal(b, &out) == nil {
 				for _, v := range out {
 					o.id, _ = v["id"].(string)
+					if o.id == "" { // a restore answers with the new volume's id
+						o.id, _ = v["volume_id"].(string)
+					}
 				}
 			}
 		} else if o.code != http.StatusAccepted && o.code != 0 {
@@ -174,6 +181,11 @@ func TestVolumeKillDuringOperations(t *testing.T) {
 			"volume_id": seedHold, "snapshot_id": snapKeep, "name": "load-bak-snap"}}, seedHold)
 	})
 	wg.Go(func() { send("backup-delete", "DELETE", "/backups/"+bakGone, nil, bakGone) })
+	wg.Go(func() {
+		// A restore makes a new volume: it counts as a create.
+		send("create", "POST", "/backups/"+bakRestore+"/restore", map[string]any{"restore": map[string]any{
+			"name": "load-restored"}}, bakRestore)
+	})
 	loadStart := time.Now()
 	go func() {
 		defer close(killed)
@@ -318,7 +330,7 @@ func TestVolumeKillDuringOperations(t *testing.T) {
 	checkBackendFiles(t, c, vols, snaps, baks, deleted, imgPath, counts["create-image"][http.StatusAccepted] > 0)
 
 	mustLiveNames(t, snaps, "snap-keep")
-	mustLiveNames(t, baks, "bak-parent")
+	mustLiveNames(t, baks, "bak-parent", "bak-restore")
 	for _, o := range ops {
 		set := map[string][]map[string]any{"snapshot-delete": snaps, "backup-delete": baks}[o.kind]
 		for _, r := range set {
