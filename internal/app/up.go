@@ -143,6 +143,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	computeSvc.SetImageAPI(srv, "/image")
 	computeSvc.SetNetworkAPI(srv, "/networking")
 	computeSvc.SetVolumeAPI(srv, "/volume")
+	volumeSvc.SetComputeAPI(srv, "/compute")
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,19 +1,28 @@
 package compute
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gostack/gostack/internal/api"
+	computedriver "github.com/gostack/gostack/internal/driver/compute"
 	"github.com/gostack/gostack/internal/policy"
+	"github.com/gostack/gostack/internal/store"
 )
 
 // os-server-external-events is how Neutron and Cinder tell Nova that something happened
-// to a server's port or volume. gostack's network and volume services reach compute in
-// process, so the API only validates, reports per event as Nova does (200 completed, 404
-// unknown server, 422 server without a host, 400 missing tag; 207 overall when any failed)
-// and records nothing else.
+// to a server's port or volume. The API validates and reports per event as Nova does
+// (200 completed, 404 unknown server, 422 server without a host, 400 missing tag; 207
+// overall when any failed). gostack's network service reaches compute in process, so
+// the network events record nothing. volume-extended (2.51) is handed to the server's
+// host at once, as nova-compute's extend_volume: the hypervisor grows the attached
+// device (and, for a file volume QEMU holds, the file). Unlike Nova, which casts the
+// event and answers before the host acted, the answer says whether the host did it
+// (422 when it could not), because the volume service calls this synchronously and
+// only then sets the volume's new size.
 
 // externalEventRoutes is the os-server-external-events route.
 func (s *Service) externalEventRoutes() []route {
@@ -126,6 +135,13 @@ func (s *Service) createExternalEvents(w http.ResponseWriter, r *http.Request, c
 			status = http.StatusMultiStatus
 		case inst.Host != nil && *inst.Host != "":
 			view["status"], view["code"] = "completed", 200
+			if ev.name == "volume-extended" {
+				if err := s.volumeExtended(r.Context(), inst, ev.tag); err != nil {
+					s.log.Warn("volume-extended event not handled", "instance", inst.UUID, "volume", ev.tag, "err", err)
+					view["status"], view["code"] = "failed", 422
+					status = http.StatusMultiStatus
+				}
+			}
 		default:
 			view["status"], view["code"] = "failed", 422
 			status = http.StatusMultiStatus
@@ -134,4 +150,55 @@ func (s *Service) createExternalEvents(w http.ResponseWriter, r *http.Request, c
 	}
 	api.WriteJSON(w, status, map[string]any{"events": out})
 	return nil
+}
+
+// extendVolumeTimeout bounds the hypervisor's part of a volume-extended event.
+const extendVolumeTimeout = time.Minute
+
+// volumeExtended is nova-compute's extend_volume for the volume-extended event: the
+// mapping of the volume on the server takes the volume's new size and the host's
+// driver grows the device in the guest. A volume the server does not have (or has no
+// connection for) is logged and ignored, as Nova does; a host this process does not
+// serve, a driver without VolumeExtender or its failure is an error.
+func (s *Service) volumeExtended(ctx context.Context, inst *Instance, volumeID string) error {
+	bdms, err := volumeMappings(ctx, s.db, volumeID)
+	if err != nil {
+		return err
+	}
+	var b *blockDevice
+	for _, x := range bdms {
+		if x.InstanceUUID == inst.UUID {
+			b = x
+		}
+	}
+	if b == nil || b.ConnectionInfo == nil {
+		s.log.Warn("extend volume: the volume is not attached to the instance", "instance", inst.UUID, "volume", volumeID)
+		return nil
+	}
+	vol, found, err := s.getVolume(ctx, volumeCaller(inst), volumeID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("volume %s could not be found", volumeID)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE compute_block_device_mappings SET volume_size = ?, updated_at = ? WHERE uuid = ?`,
+		vol.Size, store.FormatTime(now()), b.UUID); err != nil {
+		return err
+	}
+	d, ok := s.hostDriver(*inst.Host)
+	if !ok {
+		return fmt.Errorf("host %s is not served by this process", *inst.Host)
+	}
+	ve, ok := d.(computedriver.VolumeExtender)
+	if !ok {
+		return fmt.Errorf("%w: extend volume", computedriver.ErrNotSupported)
+	}
+	di, err := s.driverInstance(ctx, inst, inst.Flavor)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, extendVolumeTimeout)
+	defer cancel()
+	return ve.ExtendVolume(dctx, di, b.DeviceName, b.ConnectionInfo, vol.Size<<30)
 }

@@ -31,6 +31,9 @@ type testCloud struct {
 	network   *network.Service
 	handler   http.Handler
 	dir       string
+	// enf and log are the shared policy enforcer and logger, for services tests add.
+	enf *policy.Enforcer
+	log *slog.Logger
 	// imageID is an active image conductor tests boot from (uploaded on first use).
 	imageID string
 	// adminToken, demoToken and altToken are project-scoped tokens of admin (admin
@@ -110,7 +113,7 @@ func newTestCloud(t testing.TB) *testCloud {
 	imgCtx, stopImages := context.WithCancel(context.Background())
 	t.Cleanup(stopImages)
 	go imgSvc.Run(imgCtx)
-	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, network: netSvc, handler: srv, dir: dir}
+	tc := &testCloud{svc: svc, db: db, images: imgSvc, placement: plSvc, network: netSvc, handler: srv, dir: dir, enf: enf, log: log}
 	tc.adminToken = tc.passwordToken(t, "admin", "admin-secret", "admin")
 	tc.demoToken = tc.passwordToken(t, "demo", "demo-secret", "demo")
 	tc.altToken = tc.passwordToken(t, "alt_demo", "demo-secret", "alt_demo")

@@ -190,7 +190,7 @@ func (s *Service) actExtend(w http.ResponseWriter, r *http.Request, c *call, v *
 		if _, err := casStatus(ctx, tx, v.ID, []string{expected}, stExtending, `, previous_status = ?`, expected); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, s.queueOf(cur), taskExtendVolume, v.ID, map[string]int64{"new_size": newSize})
+		return enqueue(ctx, tx, s.queueOf(cur), taskExtendVolume, v.ID, map[string]int64{"new_size": newSize, "old_size": cur.Size})
 	})
 	if err != nil {
 		return err

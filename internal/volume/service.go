@@ -85,6 +85,10 @@ type Service struct {
 	// services (SetBackend); nil until set, and then no task runs.
 	driver  block.Driver
 	backups block.BackupStore
+	// computeAPI and computePrefix are the compute service's HTTP API the extend of an
+	// in-use volume notifies (SetComputeAPI); nil when not wired.
+	computeAPI    http.Handler
+	computePrefix string
 	// running is set while Run runs.
 	running bool
 	// onReady, when set (tests), is called once Run has recovered and registered.

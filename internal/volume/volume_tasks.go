@@ -311,11 +311,22 @@ func (s *Service) failDeleteVolume(ctx context.Context, tx *store.Tx, t *task, c
 	return err
 }
 
-// runExtendVolume grows the data, then the size.
+// extendParams are an extend task's parameters; OldSize is 0 in tasks queued before
+// it was recorded.
+type extendParams struct {
+	NewSize int64 `json:"new_size"`
+	OldSize int64 `json:"old_size"`
+}
+
+// runExtendVolume grows the data, then the size. For an in-use volume Cinder's order
+// is kept: the new size is recorded first (nova-compute reads it on the event), then
+// compute is sent volume-extended and each running guest's hypervisor grows its device
+// (QEMU grows a file volume itself: it holds the file, so qemu-img cannot); the
+// driver's Extend then grows what no guest did (a stopped server's volume) and does
+// nothing for a volume already that large. The volume is in-use again only when all
+// of it succeeded; a failure puts the old size back with error_extending.
 func (s *Service) runExtendVolume(ctx context.Context, t *task) error {
-	var p struct {
-		NewSize int64 `json:"new_size"`
-	}
+	var p extendParams
 	if err := t.params(&p); err != nil {
 		return err
 	}
@@ -330,12 +341,22 @@ func (s *Service) runExtendVolume(ctx context.Context, t *task) error {
 	if err != nil {
 		return err
 	}
+	inUse := v.PreviousStatus != nil && *v.PreviousStatus == stInUse
+	if h, _ := s.compute(); inUse && h != nil {
+		if _, err := s.db.ExecContext(ctx, `UPDATE volume_volumes SET size = ?, updated_at = ? WHERE id = ? AND status = ?`,
+			p.NewSize, store.FormatTime(now()), v.ID, stExtending); err != nil {
+			return err
+		}
+		if err := s.notifyExtended(ctx, v); err != nil {
+			return err
+		}
+	}
 	if err := d.Extend(ctx, blockVolume(v), p.NewSize); err != nil {
 		return err
 	}
 	return s.finish(ctx, t, func(tx *store.Tx) error {
 		back := stAvailable
-		if v.PreviousStatus != nil && *v.PreviousStatus == stInUse {
+		if inUse {
 			back = stInUse
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET size = ?, status = ?, previous_status = NULL, updated_at = ?
@@ -344,14 +365,20 @@ func (s *Service) runExtendVolume(ctx context.Context, t *task) error {
 	})
 }
 
-// failExtendVolume is Cinder's error_extending with its user message.
+// failExtendVolume is Cinder's error_extending with its user message; the volume keeps
+// (or gets back) its size from before the extend.
 func (s *Service) failExtendVolume(ctx context.Context, tx *store.Tx, t *task, cause error) error {
 	v, err := loadVolumeRow(ctx, tx, t.ResourceID)
 	if err != nil || v == nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, updated_at = ? WHERE id = ?`,
-		stErrorExtending, store.FormatTime(now()), v.ID); err != nil {
+	size := v.Size
+	var p extendParams
+	if t.params(&p) == nil && p.OldSize > 0 {
+		size = p.OldSize
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, size = ?, updated_at = ? WHERE id = ?`,
+		stErrorExtending, size, store.FormatTime(now()), v.ID); err != nil {
 		return err
 	}
 	return s.recordMessage(ctx, tx, v.ProjectID, resVolume, v.ID, actionExtend, detailExtendFailed)

@@ -234,6 +234,15 @@ type VolumeAttacher interface {
 	DetachVolume(ctx context.Context, inst *Instance, device string) error
 }
 
+// VolumeExtender makes a running guest see the new size of an attached volume that
+// the volume service grew (Nova's extend_volume on the volume-extended event): the
+// hypervisor grows the block device (for a file volume, QEMU grows the file itself, as
+// it holds the file's lock). A guest that is not running is left alone (nil): the
+// volume service grows the data itself then. It never shrinks a device.
+type VolumeExtender interface {
+	ExtendVolume(ctx context.Context, inst *Instance, device string, connection map[string]any, newSizeBytes int64) error
+}
+
 // InterfaceAttacher hot-plugs network interfaces.
 type InterfaceAttacher interface {
 	AttachInterface(ctx context.Context, inst *Instance, nic NIC) error

@@ -90,13 +90,15 @@ type Guest struct {
 	// MigratedOut marks a guest kept on the source of a cold migration until confirm.
 	MigratedOut bool `json:"migrated_out,omitempty"`
 	// Rescued is set while the guest runs from a rescue image.
-	Rescued   bool              `json:"rescued,omitempty"`
-	Volumes   map[string]string `json:"volumes,omitempty"`
-	Ports     []string          `json:"ports,omitempty"`
-	Console   []string          `json:"console"`
-	StartedAt time.Time         `json:"started_at"`
-	CPUTime   time.Duration     `json:"cpu_time"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
+	Rescued bool              `json:"rescued,omitempty"`
+	Volumes map[string]string `json:"volumes,omitempty"`
+	// VolumeSizes are the sizes in bytes ExtendVolume grew volumes to, by device.
+	VolumeSizes map[string]int64  `json:"volume_sizes,omitempty"`
+	Ports       []string          `json:"ports,omitempty"`
+	Console     []string          `json:"console"`
+	StartedAt   time.Time         `json:"started_at"`
+	CPUTime     time.Duration     `json:"cpu_time"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
 // state is the persisted file.
@@ -699,6 +701,28 @@ func (d *Driver) DetachVolume(ctx context.Context, inst *compute.Instance, devic
 	}
 	return d.update(inst.UUID, func(g *Guest) error {
 		delete(g.Volumes, device)
+		delete(g.VolumeSizes, device)
+		return nil
+	})
+}
+
+// ExtendVolume implements compute.VolumeExtender: it records the volume's new size
+// for a running or paused guest (a stopped one is left alone, as QEMU's is); sizes
+// never shrink.
+func (d *Driver) ExtendVolume(ctx context.Context, inst *compute.Instance, device string, connection map[string]any, newSizeBytes int64) error {
+	if err := d.begin(ctx, "extend_volume", inst); err != nil {
+		return err
+	}
+	return d.update(inst.UUID, func(g *Guest) error {
+		if g.State != compute.Running && g.State != compute.Paused {
+			return nil
+		}
+		if g.VolumeSizes == nil {
+			g.VolumeSizes = map[string]int64{}
+		}
+		if newSizeBytes > g.VolumeSizes[device] {
+			g.VolumeSizes[device] = newSizeBytes
+		}
 		return nil
 	})
 }

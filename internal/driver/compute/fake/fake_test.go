@@ -175,3 +175,55 @@ func TestScriptedFailuresAndDelays(t *testing.T) {
 		t.Fatalf("state %v", info.State)
 	}
 }
+
+func TestExtendVolume(t *testing.T) {
+	ctx := context.Background()
+	d, err := New(Config{Host: "fake-host-1", StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ compute.VolumeExtender = d
+	i := inst("u1", nil)
+	if err := d.ExtendVolume(ctx, i, "/dev/vdb", nil, 2<<30); !errors.Is(err, compute.ErrNotFound) {
+		t.Fatalf("extend on a missing guest: %v", err)
+	}
+	if err := d.Spawn(ctx, i); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AttachVolume(ctx, i, "/dev/vdb", map[string]any{"volume_id": "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 { g, _ := d.Guest("u1"); return g.VolumeSizes["/dev/vdb"] }
+	steps := []struct {
+		name  string
+		state compute.PowerState
+		bytes int64
+		want  int64
+	}{
+		{"grow", compute.Running, 2 << 30, 2 << 30},
+		{"never shrinks", compute.Running, 1 << 30, 2 << 30},
+		{"paused grows", compute.Paused, 3 << 30, 3 << 30},
+		{"stopped is left alone", compute.Shutdown, 4 << 30, 3 << 30},
+	}
+	for _, s := range steps {
+		if err := d.SetPowerState("u1", s.state); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.ExtendVolume(ctx, i, "/dev/vdb", nil, s.bytes); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := size(); got != s.want {
+			t.Fatalf("%s: size %d, want %d", s.name, got, s.want)
+		}
+	}
+	failing := inst("u1", map[string]string{"fake:fail": "extend_volume"})
+	if err := d.ExtendVolume(ctx, failing, "/dev/vdb", nil, 8<<30); !errors.Is(err, ErrScripted) {
+		t.Fatalf("scripted failure: %v", err)
+	}
+	if err := d.DetachVolume(ctx, i, "/dev/vdb"); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := d.Guest("u1"); len(g.VolumeSizes) != 0 {
+		t.Fatalf("detach kept the size: %v", g.VolumeSizes)
+	}
+}

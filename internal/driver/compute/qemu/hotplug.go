@@ -74,6 +74,87 @@ func (d *Driver) DetachVolume(ctx context.Context, inst *computedriver.Instance,
 	return d.save(g)
 }
 
+// ExtendVolume implements computedriver.VolumeExtender: QMP block_resize grows the
+// volume's block node in the running guest, which grows the file too (QEMU holds the
+// file's lock, so qemu-img cannot) and tells the guest the new capacity. A guest that
+// is not running is left alone: the volume service grows the file itself then. The
+// connection is not needed: the device names the guest's disk.
+func (d *Driver) ExtendVolume(ctx context.Context, inst *computedriver.Instance, device string, connection map[string]any, newSizeBytes int64) error {
+	if newSizeBytes <= 0 {
+		return fmt.Errorf("qemu: extend volume: invalid size %d", newSizeBytes)
+	}
+	defer d.lock(inst.UUID)()
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return err
+	}
+	id := "virtio-" + strings.TrimPrefix(device, "/dev/")
+	found := false
+	for _, x := range g.Disks {
+		if x.ID == id && x.Volume {
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("qemu: extend volume: the guest has no volume at %s", device)
+	}
+	if d.pid(g.UUID) == 0 {
+		return nil
+	}
+	exec := func(ctx context.Context, cmd string, args, result any) error {
+		return d.execute(ctx, g, cmd, args, result)
+	}
+	if err := growBlock(ctx, exec, id, newSizeBytes); err != nil {
+		return fmt.Errorf("qemu: extend volume: %w", err)
+	}
+	return nil
+}
+
+// qmpExec runs one QMP command on a guest.
+type qmpExec func(ctx context.Context, cmd string, args, result any) error
+
+// blockInfo is one entry of QMP's query-block.
+type blockInfo struct {
+	// Device is the drive's id for a disk from the command line (-drive id=drive-<ID>),
+	// empty for one hot-plugged with blockdev-add.
+	Device string `json:"device"`
+	// QDev is the guest device's id or QOM path.
+	QDev     string `json:"qdev"`
+	Inserted *struct {
+		// NodeName is the top node: "drive-<ID>" for a hot-plugged volume, a name
+		// QEMU made up ("#block123") for a command-line one.
+		NodeName string `json:"node-name"`
+		Image    struct {
+			VirtualSize int64 `json:"virtual-size"`
+		} `json:"image"`
+	} `json:"inserted"`
+}
+
+// growBlock grows the block node behind device id (a disk's ID, "virtio-vdb") to size
+// bytes with block_resize; a node already that large is left as it is (never shrunk).
+// The node is found with query-block, as a disk from the command line and a
+// hot-plugged one are named differently.
+func growBlock(ctx context.Context, exec qmpExec, id string, size int64) error {
+	var blocks []blockInfo
+	if err := exec(ctx, "query-block", nil, &blocks); err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if b.Inserted == nil || b.Inserted.NodeName == "" {
+			continue
+		}
+		if b.Device != "drive-"+id && b.Inserted.NodeName != "drive-"+id && b.QDev != id &&
+			!strings.HasPrefix(b.QDev, "/machine/peripheral/"+id+"/") {
+			continue
+		}
+		if size <= b.Inserted.Image.VirtualSize {
+			return nil
+		}
+		return exec(ctx, "block_resize", map[string]any{"node-name": b.Inserted.NodeName, "size": size}, nil)
+	}
+	return fmt.Errorf("the guest has no block device %s", id)
+}
+
 // unplugDevice removes a device and waits until the guest let it go.
 func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
 	err := d.execute(ctx, g, "device_del", map[string]any{"id": id}, nil)

@@ -300,3 +300,87 @@ func TestRealGuestHotplugRescueResize(t *testing.T) {
 		t.Fatalf("rebuilt: %+v (pid %d → %d)", info, pid, d.pid(inst.UUID))
 	}
 }
+
+// TestRealGuestExtendVolume grows the volumes of a real guest as the volume-extended
+// event does: a hot-plugged one and, after a restart, the same one from the command
+// line; a stopped guest is left alone (the volume service grows the file then).
+func TestRealGuestExtendVolume(t *testing.T) {
+	img := testImage(t)
+	d, err := New(Config{DataDir: t.TempDir(), Runner: &platform.Exec{}, Accel: "tcg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	inst := &computedriver.Instance{UUID: "6f1ad5b4-6c1c-4f47-9a8e-0a5e3f0c2b33", Name: "instance-00000003",
+		DisplayName: "ext", Hostname: "ext", Flavor: computedriver.Flavor{Name: "m1.tiny", VCPUs: 1, MemoryMB: 192},
+		Image: fileImage("e0c7c7a4-1111-4222-8333-944444444446", img)}
+	t.Cleanup(func() { _ = d.Destroy(context.Background(), inst) })
+	if err := d.Spawn(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(t.TempDir(), "volume.qcow2")
+	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", vol, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v %s", err, out)
+	}
+	conn := map[string]any{"driver_volume_type": "file", "data": map[string]any{"path": vol, "format": "qcow2"}}
+	if err := d.AttachVolume(ctx, inst, "/dev/vdb", conn); err != nil {
+		t.Fatal(err)
+	}
+	// fileSize is the volume's size as qemu-img sees it (-U: the guest holds the lock).
+	fileSize := func() int64 {
+		t.Helper()
+		size, err := d.virtualSize(ctx, vol, "qcow2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return size
+	}
+	// guestSize is the size the running guest's block node has.
+	guestSize := func() int64 {
+		t.Helper()
+		g, err := d.loadExisting(inst.UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks []blockInfo
+		if err := d.execute(ctx, g, "query-block", nil, &blocks); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			if b.Inserted != nil && strings.HasPrefix(b.QDev, "/machine/peripheral/virtio-vdb/") {
+				return b.Inserted.Image.VirtualSize
+			}
+		}
+		t.Fatalf("the guest has no vdb: %+v", blocks)
+		return 0
+	}
+	step := time.Now()
+	if err := d.ExtendVolume(ctx, inst, "/dev/vdb", conn, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if f, g := fileSize(), guestSize(); f != 16<<20 || g != 16<<20 {
+		t.Fatalf("hot-plugged volume after extend: file %d, guest %d bytes", f, g)
+	}
+	t.Logf("extend of a hot-plugged volume took %s", time.Since(step))
+	if err := d.ExtendVolume(ctx, inst, "/dev/vdb", conn, 8<<20); err != nil || fileSize() != 16<<20 {
+		t.Fatalf("a smaller size shrank the volume: %v, %d bytes", err, fileSize())
+	}
+
+	if err := d.PowerOff(ctx, inst, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ExtendVolume(ctx, inst, "/dev/vdb", conn, 24<<20); err != nil || fileSize() != 16<<20 {
+		t.Fatalf("extend of a stopped guest's volume: %v, %d bytes", err, fileSize())
+	}
+	if err := d.PowerOn(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	step = time.Now()
+	if err := d.ExtendVolume(ctx, inst, "/dev/vdb", conn, 24<<20); err != nil {
+		t.Fatal(err)
+	}
+	if f, g := fileSize(), guestSize(); f != 24<<20 || g != 24<<20 {
+		t.Fatalf("command-line volume after extend: file %d, guest %d bytes", f, g)
+	}
+	t.Logf("extend of a command-line volume took %s", time.Since(step))
+}
