@@ -47,11 +47,19 @@ unique_last_password_count = 2
 minimum_password_age = 0'
 		export GOSTACK_TOML
 	fi
-	# Two simulated compute hosts make affinity and migration tests meaningful.
-	GOSTACK_TOML="${GOSTACK_TOML:-}
+	# Two simulated compute hosts make affinity and migration tests meaningful;
+	# TEMPEST_COMPUTE_DRIVER=qemu runs real guests instead (give TEMPEST_IMAGE_FILE the test
+	# guest image: images/testvm/build.sh).
+	if [ "${TEMPEST_COMPUTE_DRIVER:-fake}" = qemu ]; then
+		GOSTACK_TOML="${GOSTACK_TOML:-}
+[compute]
+driver = 'qemu'"
+	else
+		GOSTACK_TOML="${GOSTACK_TOML:-}
 [compute]
 driver = 'fake'
 fake_hosts = 2"
+	fi
 	export GOSTACK_TOML
 	trap stop_gostack EXIT
 	start_gostack
@@ -99,13 +107,15 @@ if openstack catalog show compute >/dev/null 2>&1; then
 			img_file="$WS/tempest-image.raw"
 			head -c 1048576 /dev/zero >"$img_file"
 		fi
-		image_ref="$(openstack image create --public --disk-format raw --container-format bare \
+		img_format=raw
+		case "$img_file" in *.qcow2) img_format=qcow2 ;; esac
+		image_ref="$(openstack image create --public --disk-format "$img_format" --container-format bare \
 			--file "$img_file" tempest-image -f value -c id)"
 	fi
 	# A second image, so that tests filtering servers by image see a difference.
 	image_ref_alt="$(openstack image list --name tempest-image-alt -f value -c ID | head -n 1)"
 	if [ -z "$image_ref_alt" ]; then
-		image_ref_alt="$(openstack image create --public --disk-format raw --container-format bare \
+		image_ref_alt="$(openstack image create --public --disk-format "${img_format:-raw}" --container-format bare \
 			--file "$img_file" tempest-image-alt -f value -c id)"
 	fi
 	compute_nodes="$(openstack compute service list --service nova-compute -f value -c ID | wc -l)"
