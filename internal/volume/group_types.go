@@ -259,11 +259,39 @@ func (s *Service) listGroupTypes(w http.ResponseWriter, r *http.Request, c *call
 		}
 		all = append(all, gt)
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].CreatedAt != all[j].CreatedAt {
-			return all[i].CreatedAt > all[j].CreatedAt
+	// sort=key[:dir] (or sort_key/sort_dir): name, id or created_at; Cinder's default is
+	// created_at descending.
+	key, desc := "created_at", true
+	q := r.URL.Query()
+	if v := q.Get("sort"); v != "" {
+		k, d, _ := strings.Cut(strings.Split(v, ",")[0], ":")
+		key, desc = k, d != "asc"
+	} else if v := q.Get("sort_key"); v != "" {
+		key, desc = v, q.Get("sort_dir") != "asc"
+	}
+	field := func(g *groupType) string {
+		switch key {
+		case "name":
+			return g.Name
+		case "id":
+			return g.ID
 		}
-		return all[i].ID > all[j].ID
+		return g.CreatedAt
+	}
+	switch key {
+	case "name", "id", "created_at":
+	default:
+		return badRequest("Invalid input received: Invalid sort key %s", key)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := field(all[i]), field(all[j])
+		if a == b {
+			a, b = all[i].ID, all[j].ID
+		}
+		if desc {
+			return a > b
+		}
+		return a < b
 	})
 	all, err = pageOf(all, func(g *groupType) string { return g.ID }, page, s.cfg.ListLimitMax)
 	if err != nil {

@@ -115,3 +115,25 @@ func TestGroupTypeCreateErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupTypesListSorted(t *testing.T) {
+	tc := newTestCloud(t, testOptions{noRun: true})
+	for _, n := range []string{"b_type", "a_type"} {
+		tc.do(t, "3.11", "POST", "/group_types", map[string]any{"group_type": map[string]any{"name": n, "is_public": n == "a_type"}}).
+			want(t, http.StatusAccepted)
+	}
+	names := func(q string) []string {
+		var out []string
+		for _, g := range tc.do(t, "3.11", "GET", "/group_types?"+q, nil).want(t, http.StatusOK).list("group_types") {
+			out = append(out, g["name"].(string))
+		}
+		return out
+	}
+	if got := names("sort=name:asc&is_public=None"); len(got) != 2 || got[0] != "a_type" || got[1] != "b_type" {
+		t.Errorf("name:asc = %v", got)
+	}
+	if got := names("sort=name:desc&is_public=None"); len(got) != 2 || got[0] != "b_type" {
+		t.Errorf("name:desc = %v", got)
+	}
+	tc.do(t, "3.11", "GET", "/group_types?sort=bogus:asc", nil).want(t, http.StatusBadRequest)
+}
