@@ -136,7 +136,7 @@ func (s *Service) createExternalEvents(w http.ResponseWriter, r *http.Request, c
 		case inst.Host != nil && *inst.Host != "":
 			view["status"], view["code"] = "completed", 200
 			if ev.name == "volume-extended" {
-				if err := s.volumeExtended(r.Context(), inst, ev.tag); err != nil {
+				if err := s.recordedVolumeExtended(r.Context(), c, inst, ev.tag); err != nil {
 					s.log.Warn("volume-extended event not handled", "instance", inst.UUID, "volume", ev.tag, "err", err)
 					view["status"], view["code"] = "failed", 422
 					status = http.StatusMultiStatus
@@ -150,6 +150,39 @@ func (s *Service) createExternalEvents(w http.ResponseWriter, r *http.Request, c
 	}
 	api.WriteJSON(w, status, map[string]any{"events": out})
 	return nil
+}
+
+// recordedVolumeExtended runs volumeExtended as Nova records it: an "extend_volume"
+// instance action under the event request's id, with a "compute_extend_volume" event
+// whose result is the driver's.
+func (s *Service) recordedVolumeExtended(ctx context.Context, c *call, inst *Instance, volumeID string) error {
+	var evID int64
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		userID, projectID := inst.UserID, inst.ProjectID
+		if c.caller != nil {
+			userID, projectID = c.caller.UserID, c.caller.ProjectID
+		}
+		actionID, err := startAction(ctx, tx, inst.UUID, "extend_volume", api.RequestID(ctx), userID, projectID)
+		if err != nil {
+			return err
+		}
+		evID, err = startEvent(ctx, tx, actionID, "compute_extend_volume", deref(inst.Host))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	cause := s.volumeExtended(ctx, inst, volumeID)
+	err = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		if cause != nil {
+			return finishEvent(ctx, tx, evID, "Error", cause.Error(), "")
+		}
+		return finishEvent(ctx, tx, evID, "Success", "", "")
+	})
+	if cause != nil {
+		return cause
+	}
+	return err
 }
 
 // extendVolumeTimeout bounds the hypervisor's part of a volume-extended event.

@@ -150,6 +150,14 @@ func TestExtendAttachedVolume(t *testing.T) {
 	if size, _ := vc.backend.Has(vid); size != 2 {
 		t.Fatalf("backend size %d", size)
 	}
+	// Nova records the event as an "extend_volume" action with a compute_extend_volume
+	// event (tempest waits for it).
+	var result string
+	if err := vc.db.QueryRowContext(t.Context(), `SELECT e.result FROM compute_instance_action_events e
+		JOIN compute_instance_actions a ON a.id = e.action_id
+		WHERE a.instance_uuid = ? AND a.action = 'extend_volume' AND e.event = 'compute_extend_volume'`, server).Scan(&result); err != nil || result != "Success" {
+		t.Fatalf("extend_volume action event: %q, %v", result, err)
+	}
 
 	// A stopped server: the guest is left alone and the backend grows the volume.
 	vc.doAs(t, vc.demoToken, "2.1", "POST", "/v2.1/servers/"+server+"/action", map[string]any{"os-stop": nil}).want(t, http.StatusAccepted)
