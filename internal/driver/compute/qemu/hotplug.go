@@ -155,6 +155,13 @@ func growBlock(ctx context.Context, exec qmpExec, id string, size int64) error {
 	return fmt.Errorf("the guest has no block device %s", id)
 }
 
+// unplugTimeout bounds how long a detach waits for the guest; unplugResend is how often
+// the request is repeated meanwhile.
+const (
+	unplugTimeout = 150 * time.Second
+	unplugResend  = 10 * time.Second
+)
+
 // unplugDevice removes a device and waits until the guest let it go.
 func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
 	err := d.execute(ctx, g, "device_del", map[string]any{"id": id}, nil)
@@ -164,8 +171,17 @@ func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
 	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// A guest still booting (TCG boots take tens of seconds on a busy host) misses the
+	// unplug request, so it is sent again every few seconds, as Nova's libvirt driver
+	// retries detaches (device_detach_attempts × device_detach_timeout); QEMU refusing a
+	// repeat while one is pending is fine.
+	deadline := time.Now().Add(unplugTimeout)
+	resend := time.Now().Add(unplugResend)
 	for time.Now().Before(deadline) {
+		if time.Now().After(resend) {
+			_ = d.execute(ctx, g, "device_del", map[string]any{"id": id}, nil)
+			resend = time.Now().Add(unplugResend)
+		}
 		var devs []map[string]any
 		if err := d.execute(ctx, g, "qom-list", map[string]any{"path": "/machine/peripheral"}, &devs); err != nil {
 			return err
