@@ -158,7 +158,7 @@ func growBlock(ctx context.Context, exec qmpExec, id string, size int64) error {
 // unplugTimeout bounds how long a detach waits for the guest; unplugResend is how often
 // the request is repeated meanwhile.
 const (
-	unplugTimeout = 150 * time.Second
+	unplugTimeout = 60 * time.Second
 	unplugResend  = 10 * time.Second
 )
 
@@ -171,10 +171,12 @@ func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
 	if err != nil {
 		return err
 	}
-	// A guest still booting (TCG boots take tens of seconds on a busy host) misses the
-	// unplug request, so it is sent again every few seconds, as Nova's libvirt driver
-	// retries detaches (device_detach_attempts × device_detach_timeout); QEMU refusing a
-	// repeat while one is pending is fine.
+	// The request is sent again every few seconds, as Nova's libvirt driver retries
+	// detaches (device_detach_attempts × device_detach_timeout). On the pc machine's ACPI
+	// hotplug QEMU refuses a repeat while one is pending, and a request made before the
+	// guest's OS has booted is lost, so a volume detached from a guest still in its
+	// firmware stays attached (the detach fails and the volume returns to in-use); moving
+	// hot-plugged volumes to virtio-scsi, whose unplug needs no guest, is the fix.
 	deadline := time.Now().Add(unplugTimeout)
 	resend := time.Now().Add(unplugResend)
 	for time.Now().Before(deadline) {
