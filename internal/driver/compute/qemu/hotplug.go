@@ -29,6 +29,11 @@ func (d *Driver) AttachVolume(ctx context.Context, inst *computedriver.Instance,
 			return nil
 		}
 	}
+	// Volumes attached later go on the guest's virtio-scsi controller: a SCSI disk is
+	// unplugged without the guest's cooperation, where a virtio-blk PCI device needs the
+	// guest's ACPI hotplug, which a guest still in its firmware never answers (and QEMU
+	// refuses to ask again). Guests started before the controller existed get virtio-blk.
+	dk.Bus = "scsi"
 	if d.pid(g.UUID) != 0 {
 		node := "drive-" + dk.ID
 		err := d.execute(ctx, g, "blockdev-add", map[string]any{"driver": dk.Format, "node-name": node,
@@ -36,7 +41,12 @@ func (d *Driver) AttachVolume(ctx context.Context, inst *computedriver.Instance,
 		if err != nil {
 			return fmt.Errorf("qemu: attach volume: %w", err)
 		}
-		if err := d.execute(ctx, g, "device_add", map[string]any{"driver": "virtio-blk-pci", "drive": node, "id": dk.ID}, nil); err != nil {
+		err = d.execute(ctx, g, "device_add", map[string]any{"driver": "scsi-hd", "bus": "scsi0.0", "drive": node, "id": dk.ID}, nil)
+		if err != nil {
+			dk.Bus = "virtio"
+			err = d.execute(ctx, g, "device_add", map[string]any{"driver": "virtio-blk-pci", "drive": node, "id": dk.ID}, nil)
+		}
+		if err != nil {
 			_ = d.execute(ctx, g, "blockdev-del", map[string]any{"node-name": node}, nil)
 			return fmt.Errorf("qemu: attach volume: %w", err)
 		}
@@ -66,8 +76,20 @@ func (d *Driver) DetachVolume(ctx context.Context, inst *computedriver.Instance,
 		if err := d.unplugDevice(ctx, g, id); err != nil {
 			return fmt.Errorf("qemu: detach volume: %w", err)
 		}
-		if err := d.execute(ctx, g, "blockdev-del", map[string]any{"node-name": "drive-" + id}, nil); err != nil && !isNotFound(err) {
-			return fmt.Errorf("qemu: detach volume: %w", err)
+		// The node stays "in use" for a moment after a SCSI disk leaves the bus.
+		for attempt := 0; ; attempt++ {
+			err := d.execute(ctx, g, "blockdev-del", map[string]any{"node-name": "drive-" + id}, nil)
+			if err == nil || isNotFound(err) {
+				break
+			}
+			if attempt >= 50 || !strings.Contains(err.Error(), "in use") {
+				return fmt.Errorf("qemu: detach volume: %w", err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
 	g.Disks = append(g.Disks[:idx], g.Disks[idx+1:]...)

@@ -347,7 +347,9 @@ func TestRealGuestExtendVolume(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, b := range blocks {
-			if b.Inserted != nil && strings.HasPrefix(b.QDev, "/machine/peripheral/virtio-vdb/") {
+			// A hot-plugged volume is a SCSI disk (qdev is its id), one from the command
+			// line after a restart a virtio-blk device (qdev is its QOM path).
+			if b.Inserted != nil && (b.QDev == "virtio-vdb" || strings.HasPrefix(b.QDev, "/machine/peripheral/virtio-vdb/")) {
 				return b.Inserted.Image.VirtualSize
 			}
 		}

@@ -40,6 +40,7 @@ func (d *Driver) argv(g *guest) []string {
 		"-qmp", "unix:"+filepath.Join(g.SocketDir, "qmp.sock")+",server=on,wait=off",
 		"-device", "virtio-balloon-pci,id=balloon0",
 		"-device", "virtio-rng-pci,id=rng0",
+		"-device", "virtio-scsi-pci,id=scsi0",
 	)
 	ide := 0
 	for _, dk := range g.Disks {
@@ -53,6 +54,8 @@ func (d *Driver) argv(g *guest) []string {
 			drive += ",media=cdrom"
 			dev = fmt.Sprintf("ide-cd,bus=ide.%d,unit=%d,drive=drive-%s,id=%s", ide/2, ide%2, dk.ID, dk.ID)
 			ide++
+		case "scsi":
+			dev = "scsi-hd,bus=scsi0.0,drive=drive-" + dk.ID + ",id=" + dk.ID
 		default:
 			dev = "virtio-blk-pci,drive=drive-" + dk.ID + ",id=" + dk.ID
 		}

@@ -166,7 +166,8 @@ type disk struct {
 	Dev    string `json:"dev"`
 	Path   string `json:"path"`
 	Format string `json:"format"`
-	// Bus is "virtio" or "ide-cd"; BootIndex 0 means not bootable.
+	// Bus is "virtio", "scsi" (volumes attached to a running guest) or "ide-cd";
+	// BootIndex 0 means not bootable.
 	Bus       string `json:"bus"`
 	BootIndex int    `json:"boot_index,omitempty"`
 	ReadOnly  bool   `json:"read_only,omitempty"`
