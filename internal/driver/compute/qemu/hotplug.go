@@ -232,7 +232,7 @@ func (d *Driver) unplugDevice(ctx context.Context, g *guest, id string) error {
 func isNotFound(err error) bool {
 	var qe *qmp.Error
 	return errors.As(err, &qe) && (qe.Class == "DeviceNotFound" || strings.Contains(qe.Desc, "not found") ||
-		strings.Contains(qe.Desc, "Cannot find"))
+		strings.Contains(qe.Desc, "Cannot find") || strings.Contains(qe.Desc, "Failed to find"))
 }
 
 // AttachInterface implements computedriver.InterfaceAttacher: a tap is created and
