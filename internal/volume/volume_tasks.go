@@ -296,12 +296,7 @@ func (s *Service) runDeleteVolume(ctx context.Context, t *task) error {
 	if err := d.Delete(ctx, blockVolume(v)); err != nil {
 		return err
 	}
-	return s.finish(ctx, t, func(tx *store.Tx) error {
-		ts := store.FormatTime(now())
-		_, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET deleted = ?, deleted_at = ?, status = ?, updated_at = ?
-			WHERE id = ?`, true, ts, "deleted", ts, v.ID)
-		return err
-	})
+	return s.finish(ctx, t, func(tx *store.Tx) error { return markDeleted(ctx, tx, "volume_volumes", v.ID) })
 }
 
 // failDeleteVolume puts the volume in error_deleting.
@@ -542,8 +537,7 @@ func (s *Service) failCreateSnapshot(ctx context.Context, tx *store.Tx, t *task,
 	if err != nil || sn == nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE volume_snapshots SET status = ?, updated_at = ? WHERE id = ?`,
-		stError, store.FormatTime(now()), sn.ID); err != nil {
+	if err := setStatus(ctx, tx, "volume_snapshots", sn.ID, stError); err != nil {
 		return err
 	}
 	return s.recordMessage(ctx, tx, sn.ProjectID, resSnapshot, sn.ID, actionSnapshotCreate, detailSnapshotCreate)
@@ -565,12 +559,7 @@ func (s *Service) runDeleteSnapshot(ctx context.Context, t *task) error {
 	if err := d.DeleteSnapshot(ctx, block.Snapshot{ID: sn.ID, VolumeID: sn.VolumeID, SizeGB: sn.VolumeSize}); err != nil {
 		return err
 	}
-	return s.finish(ctx, t, func(tx *store.Tx) error {
-		ts := store.FormatTime(now())
-		_, err := tx.ExecContext(ctx, `UPDATE volume_snapshots SET deleted = ?, deleted_at = ?, status = ?, updated_at = ?
-			WHERE id = ?`, true, ts, "deleted", ts, sn.ID)
-		return err
-	})
+	return s.finish(ctx, t, func(tx *store.Tx) error { return markDeleted(ctx, tx, "volume_snapshots", sn.ID) })
 }
 
 // failDeleteSnapshot is error_deleting with its user message.
@@ -579,8 +568,7 @@ func (s *Service) failDeleteSnapshot(ctx context.Context, tx *store.Tx, t *task,
 	if err != nil || sn == nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE volume_snapshots SET status = ?, updated_at = ? WHERE id = ?`,
-		snapErrorDeleting, store.FormatTime(now()), sn.ID); err != nil {
+	if err := setStatus(ctx, tx, "volume_snapshots", sn.ID, snapErrorDeleting); err != nil {
 		return err
 	}
 	return s.recordMessage(ctx, tx, sn.ProjectID, resSnapshot, sn.ID, actionSnapshotDelete, detailSnapshotDelete)
@@ -712,12 +700,7 @@ func (s *Service) runDeleteBackup(ctx context.Context, t *task) error {
 	if err := bs.Delete(ctx, b.ID); err != nil {
 		return err
 	}
-	return s.finish(ctx, t, func(tx *store.Tx) error {
-		ts := store.FormatTime(now())
-		_, err := tx.ExecContext(ctx, `UPDATE volume_backups SET deleted = ?, deleted_at = ?, status = ?, updated_at = ?
-			WHERE id = ?`, true, ts, "deleted", ts, b.ID)
-		return err
-	})
+	return s.finish(ctx, t, func(tx *store.Tx) error { return markDeleted(ctx, tx, "volume_backups", b.ID) })
 }
 
 // failDeleteBackup is error_deleting with its user message.
@@ -726,8 +709,7 @@ func (s *Service) failDeleteBackup(ctx context.Context, tx *store.Tx, t *task, c
 	if err != nil || b == nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE volume_backups SET status = ?, updated_at = ? WHERE id = ?`,
-		backupErrorDeleting, store.FormatTime(now()), b.ID); err != nil {
+	if err := setStatus(ctx, tx, "volume_backups", b.ID, backupErrorDeleting); err != nil {
 		return err
 	}
 	return s.recordMessage(ctx, tx, b.ProjectID, resBackup, b.ID, actionBackupDelete, detailBackupDelete)
@@ -871,9 +853,24 @@ func (s *Service) failReimageVolume(ctx context.Context, tx *store.Tx, t *task, 
 	if err != nil || v == nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE volume_volumes SET status = ?, updated_at = ? WHERE id = ?`,
-		stError, store.FormatTime(now()), v.ID); err != nil {
+	if err := setStatus(ctx, tx, "volume_volumes", v.ID, stError); err != nil {
 		return err
 	}
 	return s.recordMessage(ctx, tx, v.ProjectID, resVolume, v.ID, actionReimage, detailReimageFailed)
+}
+
+// setStatus writes the status of a row of table (volume_volumes, volume_snapshots,
+// volume_backups: a constant, never input).
+func setStatus(ctx context.Context, tx *store.Tx, table, id, status string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET status = ?, updated_at = ? WHERE id = ?`,
+		status, store.FormatTime(now()), id)
+	return err
+}
+
+// markDeleted soft-deletes a row of table (status "deleted"), once its data is gone.
+func markDeleted(ctx context.Context, tx *store.Tx, table, id string) error {
+	ts := store.FormatTime(now())
+	_, err := tx.ExecContext(ctx, `UPDATE `+table+` SET deleted = ?, deleted_at = ?, status = ?, updated_at = ?
+		WHERE id = ?`, true, ts, "deleted", ts, id)
+	return err
 }
