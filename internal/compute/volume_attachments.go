@@ -408,8 +408,7 @@ func (s *Service) detachVolume(w http.ResponseWriter, r *http.Request, c *call) 
 	offloaded := inst.VMState == VMShelvedOffloaded || deref(inst.Host) == ""
 	if !offloaded {
 		// The volume shows "detaching" until the host has unplugged it.
-		if _, err := s.cinder(ctx, volumeCaller(inst), "POST", "/volumes/"+vid+"/action",
-			map[string]any{"os-begin_detaching": nil}, nil); err != nil {
+		if err := s.volumeAction(ctx, inst, vid, "os-begin_detaching"); err != nil {
 			if msg := cinderMessage(err); msg != "" {
 				return badRequest("Invalid volume: %s", msg)
 			}
@@ -424,7 +423,7 @@ func (s *Service) detachVolume(w http.ResponseWriter, r *http.Request, c *call) 
 		}}
 	if _, err := s.run(r, c, inst.UUID, t); err != nil {
 		if !offloaded {
-			_, _ = s.cinder(ctx, volumeCaller(inst), "POST", "/volumes/"+vid+"/action", map[string]any{"os-roll_detaching": nil}, nil)
+			_ = s.volumeAction(ctx, inst, vid, "os-roll_detaching")
 		}
 		return err
 	}
@@ -568,7 +567,7 @@ func (a *HostAgent) detachVolumeTask(ctx context.Context, t *Task) error {
 			return errTaskAbandoned
 		}
 		a.log.Warn("detach volume failed", "instance", inst.UUID, "volume", b.VolumeID, "err", err)
-		_, _ = a.s.cinder(ctx, volumeCaller(inst), "POST", "/volumes/"+b.VolumeID+"/action", map[string]any{"os-roll_detaching": nil}, nil)
+		_ = a.s.volumeAction(ctx, inst, b.VolumeID, "os-roll_detaching")
 		return a.s.db.InTx(ctx, func(tx *store.Tx) error {
 			b.Status = bdmAttached
 			if err := saveBlockDevice(ctx, tx, b); err != nil {

@@ -171,6 +171,14 @@ func (s *Service) deleteAttachment(ctx context.Context, caller *api.Caller, id s
 	return err
 }
 
+// volumeAction runs a body-less volume action (os-begin_detaching, os-roll_detaching)
+// as the server's project.
+func (s *Service) volumeAction(ctx context.Context, inst *Instance, volumeID, action string) error {
+	_, err := s.cinder(ctx, volumeCaller(inst), "POST", "/volumes/"+url.PathEscape(volumeID)+"/action",
+		map[string]any{action: nil}, nil)
+	return err
+}
+
 // deleteVolume deletes a volume a server owned (delete_on_termination); missing is fine.
 func (s *Service) deleteVolume(ctx context.Context, caller *api.Caller, id string) error {
 	code, err := s.cinder(ctx, caller, "DELETE", "/volumes/"+url.PathEscape(id), nil, nil)
