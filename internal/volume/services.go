@@ -142,16 +142,6 @@ func (s *Service) up(r serviceRow) bool {
 	return d <= s.cfg.ServiceDownTime
 }
 
-// volumeServiceUp reports whether this host's cinder-volume is up and enabled, which
-// the scheduler requires of a backend.
-func (s *Service) volumeServiceUp(ctx context.Context) (bool, error) {
-	rows, err := s.loadServices(ctx, s.volumeHost(), binaryVolume)
-	if err != nil || len(rows) == 0 {
-		return false, err
-	}
-	return s.up(rows[0]) && !rows[0].disabled, nil
-}
-
 // listServices is GET /os-services.
 func (s *Service) listServices(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.authorize(c, c.rule, nil); err != nil {

@@ -372,17 +372,30 @@ func imageVolumeMetadata(img *ImageInfo) map[string]string {
 }
 
 // scheduleQueue is the scheduler's choice of backend: the task queue of an up and
-// enabled cinder-volume service, "" when there is none. Capacity is checked by the
-// backend's runner before it creates (it knows the backend's space).
+// enabled cinder-volume service, "" when there is none. This process's own backend
+// counts as up whenever it has a driver and is not disabled, even before Run has
+// registered it (the first request after a start, or a restart with a stale heartbeat):
+// the process answering is alive and its runner drains the queue once started.
+// Capacity is checked by the backend's runner before it creates (it knows the
+// backend's space).
 func (s *Service) scheduleQueue(ctx context.Context) (string, error) {
 	rows, err := s.loadServices(ctx, "", binaryVolume)
 	if err != nil {
 		return "", err
 	}
+	driver, _ := s.backend()
+	local := driver != nil
 	for _, sv := range rows {
+		if sv.host == s.volumeHost() {
+			local = local && !sv.disabled
+			continue
+		}
 		if !sv.disabled && s.up(sv) {
 			return "volume:" + sv.host, nil
 		}
+	}
+	if local {
+		return s.volumeQueue(), nil
 	}
 	return "", nil
 }
