@@ -22,7 +22,7 @@ import (
 // live in <data-dir>/fake-hosts and survive restarts, as a real hypervisor's do.
 func addComputeHosts(svc *compute.Service, cfg Config, log *slog.Logger) ([]string, error) {
 	c := cfg.Compute
-	opts := compute.HostOptions{PowerSyncInterval: c.PowerSyncInterval}
+	opts := compute.HostOptions{PowerSyncInterval: c.PowerSyncInterval, ImageCacheInterval: c.ImageCacheInterval}
 	switch c.Driver {
 	case "", "qemu":
 		return addQEMUHost(svc, cfg, opts, log)
@@ -64,7 +64,8 @@ func addQEMUHost(svc *compute.Service, cfg Config, opts compute.HostOptions, log
 	}
 	dlog := log.With("driver", "qemu", "host", name)
 	d, err := qemu.New(qemu.Config{DataDir: cfg.DataDir, Runner: &platform.Exec{Log: dlog}, Log: dlog,
-		Accel: cfg.Compute.Accel, HostIP: hostIP()})
+		Accel: cfg.Compute.Accel, DefaultEphemeralFormat: cfg.Compute.DefaultEphemeralFormat,
+		ImageCacheMinAge: cfg.Compute.ImageCacheMinAge, HostIP: hostIP()})
 	if err != nil {
 		return nil, err
 	}

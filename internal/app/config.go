@@ -63,9 +63,16 @@ type ComputeConfig struct {
 	Driver string
 	// Accel forces the QEMU driver's accelerator ("kvm" or "tcg"; "" probes).
 	Accel string
+	// DefaultEphemeralFormat is the ephemeral disks' file system when the image's
+	// os_type does not decide it (Nova's default_ephemeral_format; "" is vfat).
+	DefaultEphemeralFormat string
 	// PowerSyncInterval is how often guests' power states are compared with the
 	// hypervisor's ([compute] sync_power_state_interval; default 60 s).
 	PowerSyncInterval time.Duration
+	// ImageCacheInterval is how often the QEMU driver's image cache drops bases no disk
+	// uses ([compute] image_cache_manager_interval; default 40 min), ImageCacheMinAge how
+	// long such a base is kept after its last use (image_cache_min_age; default 24 h).
+	ImageCacheInterval, ImageCacheMinAge time.Duration
 	// FakeHosts is how many simulated hosts the fake driver runs (fake-host-1 ... N);
 	// more than one makes affinity, aggregates and migrations testable on one machine.
 	FakeHosts int
@@ -109,7 +116,10 @@ type fileConfig struct {
 	Compute struct {
 		Driver          string `toml:"driver"`
 		Accel           string `toml:"accel"`
+		EphemeralFormat string `toml:"default_ephemeral_format"`
 		PowerSync       string `toml:"sync_power_state_interval"`
+		ImageCacheEvery string `toml:"image_cache_manager_interval"`
+		ImageCacheAge   string `toml:"image_cache_min_age"`
 		FakeHosts       int    `toml:"fake_hosts"`
 		FakeVCPUs       int    `toml:"fake_vcpus"`
 		FakeMemoryMB    int64  `toml:"fake_memory_mb"`
@@ -160,18 +170,18 @@ func (c *Config) loadFileConfig() error {
 	if err := toml.Unmarshal(b, &fc); err != nil {
 		return fmt.Errorf("parse %s: %w", path, err)
 	}
-	dur := func(s string, into *time.Duration) error {
+	dur := func(key, s string, into *time.Duration) error {
 		if s == "" || *into != 0 {
 			return nil
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %s: %w", path, key, err)
 		}
 		*into = d
 		return nil
 	}
-	if err := dur(fc.Identity.TokenExpiration, &c.Identity.TokenExpiration); err != nil {
+	if err := dur("[identity] token_expiration", fc.Identity.TokenExpiration, &c.Identity.TokenExpiration); err != nil {
 		return err
 	}
 	if c.Identity.BcryptCost == 0 {
@@ -184,7 +194,22 @@ func (c *Config) loadFileConfig() error {
 	if c.Compute.Accel == "" {
 		c.Compute.Accel = cc.Accel
 	}
-	if err := dur(cc.PowerSync, &c.Compute.PowerSyncInterval); err != nil {
+	if c.Compute.DefaultEphemeralFormat == "" {
+		c.Compute.DefaultEphemeralFormat = cc.EphemeralFormat
+	}
+	switch c.Compute.DefaultEphemeralFormat {
+	case "", "vfat", "ext2", "ext3", "ext4", "xfs", "ntfs":
+	default:
+		return fmt.Errorf("[compute] default_ephemeral_format %q: want vfat, ext2, ext3, ext4, xfs or ntfs",
+			c.Compute.DefaultEphemeralFormat)
+	}
+	if err := dur("[compute] sync_power_state_interval", cc.PowerSync, &c.Compute.PowerSyncInterval); err != nil {
+		return err
+	}
+	if err := dur("[compute] image_cache_manager_interval", cc.ImageCacheEvery, &c.Compute.ImageCacheInterval); err != nil {
+		return err
+	}
+	if err := dur("[compute] image_cache_min_age", cc.ImageCacheAge, &c.Compute.ImageCacheMinAge); err != nil {
 		return err
 	}
 	if c.Compute.FakeHosts == 0 {
@@ -199,10 +224,10 @@ func (c *Config) loadFileConfig() error {
 	if c.Compute.FakeDiskGB == 0 {
 		c.Compute.FakeDiskGB = cc.FakeDiskGB
 	}
-	if err := dur(cc.FakeSpawnDelay, &c.Compute.FakeSpawnDelay); err != nil {
+	if err := dur("[compute] fake_spawn_delay", cc.FakeSpawnDelay, &c.Compute.FakeSpawnDelay); err != nil {
 		return err
 	}
-	if err := dur(cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
+	if err := dur("[compute] service_down_time", cc.ServiceDownTime, &c.Compute.ServiceDownTime); err != nil {
 		return err
 	}
 	if err := c.applyConsoleFileConfig(fc, dur); err != nil {
@@ -211,7 +236,7 @@ func (c *Config) loadFileConfig() error {
 	if c.Volume.Driver == "" {
 		c.Volume.Driver = fc.Volume.Driver
 	}
-	if err := dur(fc.Volume.ServiceDownTime, &c.Volume.ServiceDownTime); err != nil {
+	if err := dur("[volume] service_down_time", fc.Volume.ServiceDownTime, &c.Volume.ServiceDownTime); err != nil {
 		return err
 	}
 	for _, f := range []struct {
@@ -225,7 +250,7 @@ func (c *Config) loadFileConfig() error {
 	}
 	sc := fc.SecurityCompliance
 	s := &c.Identity.Security
-	if err := dur(sc.LockoutDuration, &s.LockoutDuration); err != nil {
+	if err := dur("[security_compliance] lockout_duration", sc.LockoutDuration, &s.LockoutDuration); err != nil {
 		return err
 	}
 	if s.LockoutFailureAttempts == 0 {

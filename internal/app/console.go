@@ -119,7 +119,7 @@ func purgeConsoleTokens(ctx context.Context, svc *compute.Service, interval time
 }
 
 // applyConsoleFileConfig applies gostack.toml's [console] under the values already set.
-func (c *Config) applyConsoleFileConfig(fc fileConfig, dur func(string, *time.Duration) error) error {
+func (c *Config) applyConsoleFileConfig(fc fileConfig, dur func(key, s string, into *time.Duration) error) error {
 	cc := fc.Console
 	if c.Console.BaseURL == "" {
 		c.Console.BaseURL = cc.BaseURL
@@ -131,5 +131,5 @@ func (c *Config) applyConsoleFileConfig(fc fileConfig, dur func(string, *time.Du
 		c.Console.AllowedOrigins = cc.AllowedOrigins
 	}
 	c.Console.Disabled = c.Console.Disabled || cc.Disabled
-	return dur(cc.TokenTTL, &c.Console.TokenTTL)
+	return dur("[console] token_ttl", cc.TokenTTL, &c.Console.TokenTTL)
 }

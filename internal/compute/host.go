@@ -28,6 +28,9 @@ type HostOptions struct {
 	// (Nova's sync_power_state_interval is 600 s; gostack's default is 60 s). It also
 	// runs once at start.
 	PowerSyncInterval time.Duration
+	// ImageCacheInterval is how often a driver that caches images removes the ones no
+	// instance uses ([image_cache] manager_interval, 2400 s).
+	ImageCacheInterval time.Duration
 	// CPUAllocationRatio, RAMAllocationRatio and DiskAllocationRatio are the overcommit
 	// ratios (16.0, 1.5, 1.0).
 	CPUAllocationRatio, RAMAllocationRatio, DiskAllocationRatio float64
@@ -45,6 +48,9 @@ func (o HostOptions) withDefaults() HostOptions {
 	}
 	if o.PowerSyncInterval <= 0 {
 		o.PowerSyncInterval = 60 * time.Second
+	}
+	if o.ImageCacheInterval <= 0 {
+		o.ImageCacheInterval = 2400 * time.Second
 	}
 	if o.CPUAllocationRatio <= 0 {
 		o.CPUAllocationRatio = 16
@@ -154,6 +160,8 @@ func (a *HostAgent) run(ctx context.Context) {
 		defer hb.Stop()
 		ps := time.NewTicker(a.opts.PowerSyncInterval)
 		defer ps.Stop()
+		ic := time.NewTicker(a.opts.ImageCacheInterval)
+		defer ic.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -165,6 +173,12 @@ func (a *HostAgent) run(ctx context.Context) {
 			case <-ps.C:
 				if err := a.syncPower(ctx); err != nil && ctx.Err() == nil {
 					a.log.Error("power state sync", "err", err)
+				}
+			case <-ic.C:
+				if m, ok := a.driver.(computedriver.ImageCacheManager); ok {
+					if _, err := m.ManageImageCache(ctx); err != nil && ctx.Err() == nil {
+						a.log.Error("image cache", "err", err)
+					}
 				}
 			}
 		}

@@ -243,6 +243,12 @@ type VolumeExtender interface {
 	ExtendVolume(ctx context.Context, inst *Instance, device string, connection map[string]any, newSizeBytes int64) error
 }
 
+// ImageCacheManager is a driver that caches images on its host and can remove the ones
+// no instance uses any longer (Nova's image cache manager); it returns what it removed.
+type ImageCacheManager interface {
+	ManageImageCache(ctx context.Context) ([]string, error)
+}
+
 // InterfaceAttacher hot-plugs network interfaces.
 type InterfaceAttacher interface {
 	AttachInterface(ctx context.Context, inst *Instance, nic NIC) error

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -32,7 +33,7 @@ type imageCache struct {
 	inflight map[string]*fetch
 }
 
-// fetch is one image being cached; concurrent spawns of the image wait for it.
+// fetch is one cache file being made; concurrent spawns needing it wait for it.
 type fetch struct {
 	done chan struct{}
 	err  error
@@ -51,34 +52,44 @@ func (c *imageCache) basePath(id string) string {
 // ensure returns the cached base of img, fetching and converting it once.
 func (c *imageCache) ensure(ctx context.Context, img *computedriver.Image) (string, error) {
 	path := c.basePath(img.ID)
+	if err := c.once(ctx, path, func() error { return c.fetch(ctx, img, path) }); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// once makes the cache file path with build unless it exists; concurrent callers for
+// the same path wait for the one making it.
+func (c *imageCache) once(ctx context.Context, path string, build func() error) error {
 	for {
 		if _, err := os.Stat(path); err == nil {
-			return path, nil
+			c.touch(path)
+			if _, err := os.Stat(path); err == nil {
+				return nil
+			}
+			continue // removed by the cache manager just before the touch: make it again
 		}
 		c.mu.Lock()
-		f := c.inflight[img.ID]
+		f := c.inflight[path]
 		if f == nil {
 			f = &fetch{done: make(chan struct{})}
-			c.inflight[img.ID] = f
+			c.inflight[path] = f
 			c.mu.Unlock()
-			f.err = c.fetch(ctx, img, path)
+			f.err = build()
 			c.mu.Lock()
-			delete(c.inflight, img.ID)
+			delete(c.inflight, path)
 			c.mu.Unlock()
 			close(f.done)
-			if f.err != nil {
-				return "", f.err
-			}
-			return path, nil
+			return f.err
 		}
 		c.mu.Unlock()
 		select {
 		case <-f.done:
 			if f.err != nil {
-				return "", f.err
+				return f.err
 			}
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -190,22 +201,105 @@ func (d *Driver) makeRoot(ctx context.Context, img *computedriver.Image, rootGB 
 	return renameInto(path+".tmp", path)
 }
 
-// makeBlank creates an empty disk (ephemeral: qcow2; swap: raw with a swap signature).
-func (d *Driver) makeBlank(ctx context.Context, path, format string, bytes int64, swap bool) error {
+// makeSwap creates a swap disk: a raw file with a swap signature (Nova's _create_swap).
+func (d *Driver) makeSwap(ctx context.Context, path string, bytes int64) error {
 	if exists(path) {
 		return nil
 	}
 	tmp := path + ".tmp"
 	if _, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
-		Args: []string{"create", "-f", format, tmp, strconv.FormatInt(bytes, 10)}}); err != nil {
+		Args: []string{"create", "-f", "raw", tmp, strconv.FormatInt(bytes, 10)}}); err != nil {
 		return fmt.Errorf("qemu: create disk: %w", err)
 	}
-	if swap {
-		if _, err := d.run.Run(ctx, platform.Command{Name: "mkswap", Args: []string{tmp}}); err != nil {
-			return fmt.Errorf("qemu: mkswap: %w", err)
-		}
+	if _, err := d.run.Run(ctx, platform.Command{Name: "mkswap", Args: []string{tmp}}); err != nil {
+		return fmt.Errorf("qemu: mkswap: %w", err)
 	}
 	return renameInto(tmp, path)
+}
+
+// Ephemeral file systems, as Nova picks them: the image's os_type decides (linux: ext4,
+// windows: ntfs), else [compute] default_ephemeral_format, else vfat.
+const (
+	fsVFAT = "vfat"
+	fsExt4 = "ext4"
+	fsNTFS = "ntfs"
+)
+
+// ephemeralLabel is the label of the first ephemeral disk's file system (Nova's
+// "ephemeral0", which cloud-init mounts at /mnt).
+const ephemeralLabel = "ephemeral0"
+
+// ephemeralFS is the file system of inst's ephemeral disk.
+func ephemeralFS(img *computedriver.Image, defaultFS string) string {
+	if img != nil {
+		if osType, _ := img.Properties["os_type"].(string); osType != "" {
+			switch strings.ToLower(osType) {
+			case "linux":
+				return fsExt4
+			case "windows":
+				return fsNTFS
+			}
+		}
+	}
+	if defaultFS != "" {
+		return defaultFS
+	}
+	return fsVFAT
+}
+
+// ephemeralBasePath is the cached formatted base of an ephemeral disk of gb GiB with
+// file system fs (Nova's _base/ephemeral_<gb>_<hash of fs>).
+func (c *imageCache) ephemeralBasePath(gb int64, fs string) string {
+	h := md5.Sum([]byte(fs))
+	return filepath.Join(c.dir, fmt.Sprintf("ephemeral_%d_%s", gb, hex.EncodeToString(h[:])[:7]))
+}
+
+// makeEphemeral creates an ephemeral disk: a qcow2 overlay of a cached raw base holding
+// an empty file system labelled ephemeral0, made once per size and file system.
+func (d *Driver) makeEphemeral(ctx context.Context, path string, gb int64, fs string) error {
+	if exists(path) {
+		return nil
+	}
+	if fs == "" {
+		fs = fsVFAT
+	}
+	base := d.images.ephemeralBasePath(gb, fs)
+	err := d.images.once(ctx, base, func() error {
+		tmp := base + ".tmp"
+		if _, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
+			Args: []string{"create", "-f", "raw", tmp, strconv.FormatInt(gb<<30, 10)}}); err != nil {
+			return fmt.Errorf("qemu: create ephemeral base: %w", err)
+		}
+		if _, err := d.run.Run(ctx, platform.Command{Name: "mkfs", Args: mkfsArgs(fs, ephemeralLabel, tmp)}); err != nil {
+			_ = os.Remove(tmp)
+			return fmt.Errorf("qemu: format ephemeral disk (%s): %w", fs, err)
+		}
+		return renameInto(tmp, base)
+	})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if _, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
+		Args: []string{"create", "-f", "qcow2", "-F", "raw", "-b", base, tmp, strconv.FormatInt(gb<<30, 10)}}); err != nil {
+		return fmt.Errorf("qemu: create ephemeral disk: %w", err)
+	}
+	return renameInto(tmp, path)
+}
+
+// mkfsArgs are mkfs's arguments for a file system on a file, as Nova's mkfs builds them.
+func mkfsArgs(fs, label, path string) []string {
+	args := []string{"-t", fs}
+	if fs == fsExt4 || fs == "ext3" || fs == fsNTFS {
+		// Not a block device: do not ask.
+		args = append(args, "-F")
+	}
+	if fs == fsVFAT || fs == "msdos" {
+		args = append(args, "-n", label)
+	} else {
+		args = append(args, "-L", label)
+	}
+	return append(args, path)
 }
 
 // renameInto renames a finished file into place.

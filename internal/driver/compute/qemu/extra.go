@@ -191,14 +191,14 @@ func (d *Driver) Resize(ctx context.Context, inst *computedriver.Instance, to co
 		dir := d.instanceDir(g.UUID)
 		if to.EphemeralGB > 0 {
 			p := filepath.Join(dir, "disk.eph0")
-			if err := d.makeBlank(ctx, p, "qcow2", to.EphemeralGB<<30, false); err != nil {
+			if err := d.makeEphemeral(ctx, p, to.EphemeralGB, g.EphemeralFS); err != nil {
 				return err
 			}
 			disks = insertBeforeConfig(disks, disk{ID: "virtio-disk-eph0", Dev: "vdb", Path: p, Format: "qcow2", Bus: "virtio"})
 		}
 		if to.SwapMB > 0 {
 			p := filepath.Join(dir, "disk.swap")
-			if err := d.makeBlank(ctx, p, "raw", to.SwapMB<<20, true); err != nil {
+			if err := d.makeSwap(ctx, p, to.SwapMB<<20); err != nil {
 				return err
 			}
 			disks = insertBeforeConfig(disks, disk{ID: "virtio-disk-swap", Dev: "vdc", Path: p, Format: "raw", Bus: "virtio"})

@@ -19,7 +19,7 @@ func (d *Driver) newGuest(inst *computedriver.Instance, accel string) *guest {
 	f := inst.Flavor
 	g := &guest{UUID: inst.UUID, Name: inst.Name, Binary: d.cfg.Binary, Accel: accel, VCPUs: max(f.VCPUs, 1),
 		MemoryMB: max(f.MemoryMB, 64), Flavor: f.Name, RootGB: f.RootGB, EphemeralGB: f.EphemeralGB, SwapMB: f.SwapMB,
-		SocketDir: d.socketDir(inst.UUID)}
+		SocketDir: d.socketDir(inst.UUID), EphemeralFS: ephemeralFS(inst.Image, d.cfg.DefaultEphemeralFormat)}
 	if g.Name == "" {
 		g.Name = "instance-" + inst.UUID[:8]
 	}
@@ -97,9 +97,9 @@ func (d *Driver) makeDisks(ctx context.Context, inst *computedriver.Instance, g 
 			}
 			err = d.makeRoot(ctx, inst.Image, g.RootGB, dk.Path)
 		case "virtio-disk-eph0":
-			err = d.makeBlank(ctx, dk.Path, "qcow2", g.EphemeralGB<<30, false)
+			err = d.makeEphemeral(ctx, dk.Path, g.EphemeralGB, g.EphemeralFS)
 		case "virtio-disk-swap":
-			err = d.makeBlank(ctx, dk.Path, "raw", g.SwapMB<<20, true)
+			err = d.makeSwap(ctx, dk.Path, g.SwapMB<<20)
 		case "ide0-0-0":
 			err = d.makeConfigDrive(ctx, inst, dk.Path)
 		}

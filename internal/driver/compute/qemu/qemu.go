@@ -48,6 +48,12 @@ type Config struct {
 	// ConsoleLogMax bounds the serial console log (default 1 MiB, kept twice: the
 	// current file and one rotated).
 	ConsoleLogMax int64
+	// DefaultEphemeralFormat is the ephemeral disks' file system when the image's
+	// os_type does not decide it (Nova's default_ephemeral_format; default vfat).
+	DefaultEphemeralFormat string
+	// ImageCacheMinAge is how long a cached base no disk uses is kept after its last use
+	// (Nova's remove_unused_original_minimum_age_seconds; default 24 h).
+	ImageCacheMinAge time.Duration
 	// ProbeTimeout bounds the accelerator probe (default 5 s; it takes well under a
 	// second where KVM works, and a broken KVM hangs rather than fails).
 	ProbeTimeout time.Duration
@@ -81,6 +87,7 @@ var (
 	_ computedriver.InterfaceAttacher = (*Driver)(nil)
 	_ computedriver.CrashDumper       = (*Driver)(nil)
 	_ computedriver.Diagnoser         = (*Driver)(nil)
+	_ computedriver.ImageCacheManager = (*Driver)(nil)
 )
 
 // New returns a driver and starts the accelerator probe in the background (HostInfo
@@ -143,9 +150,12 @@ type guest struct {
 	MemoryMB int64  `json:"memory_mb"`
 	Flavor   string `json:"flavor"`
 	// RootGB, EphemeralGB and SwapMB are the flavor's disk sizes the disks were made with.
-	RootGB      int64  `json:"root_gb"`
-	EphemeralGB int64  `json:"ephemeral_gb"`
-	SwapMB      int64  `json:"swap_mb"`
+	RootGB      int64 `json:"root_gb"`
+	EphemeralGB int64 `json:"ephemeral_gb"`
+	SwapMB      int64 `json:"swap_mb"`
+	// EphemeralFS is the ephemeral disk's file system ("" on guests made before it was
+	// recorded: vfat).
+	EphemeralFS string `json:"ephemeral_fs,omitempty"`
 	ImageID     string `json:"image_id,omitempty"`
 	// SocketDir holds the QMP and VNC sockets (the instance directory, or a shorter
 	// path when that is too long for a unix socket).
