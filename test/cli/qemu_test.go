@@ -220,10 +220,19 @@ func TestQEMUWalkthrough(t *testing.T) {
 	if st := str(osJSON[row](t, c, "gostack", "image", "show", str(img, "id")), "status"); st != "active" {
 		t.Fatalf("snapshot image is %s", st)
 	}
-	s2 := osJSON[server](t, c, "gostack", "server", "create", "--flavor", "m1.tiny", "--image", "snap1", "--network", "none",
+	// Its flavor has an ephemeral disk (formatted vfat, labelled ephemeral0, as Nova
+	// does for an image without os_type) and a swap disk.
+	osRun(t, c, "gostack-admin", "flavor", "create", "--ram", "256", "--disk", "1", "--ephemeral", "1", "--swap", "64",
+		"--vcpus", "1", "m1.eph")
+	s2 := osJSON[server](t, c, "gostack", "server", "create", "--flavor", "m1.eph", "--image", "snap1", "--network", "none",
 		"--wait", "vm2")
 	if s2.Status != "ACTIVE" {
 		t.Fatalf("server from the snapshot: %+v", s2)
+	}
+	for disk, want := range map[string]string{"disk.eph0": "LABEL=ephemeral0", "disk.swap": "TYPE=swap"} {
+		if got := diskSignature(t, filepath.Join(c.DataDir, "instances", s2.ID, disk)); !strings.Contains(got, want) {
+			t.Errorf("%s: blkid says %q, want %s", disk, got, want)
+		}
 	}
 
 	osRun(t, c, "gostack", "server", "delete", "--wait", s.ID)
@@ -330,4 +339,16 @@ func lastTick(out string) int {
 		}
 	}
 	return n
+}
+
+// diskSignature is what blkid finds on a guest disk (qcow2 or raw), read through a
+// raw copy.
+func diskSignature(t *testing.T, path string) string {
+	t.Helper()
+	raw := filepath.Join(t.TempDir(), "disk.raw")
+	if out, err := exec.Command("qemu-img", "convert", "-U", "-O", "raw", path, raw).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img convert %s: %v: %s", path, err, out)
+	}
+	out, _ := exec.Command("blkid", "-o", "export", raw).Output()
+	return string(out)
 }
