@@ -31,6 +31,8 @@ type HostOptions struct {
 	// ImageCacheInterval is how often a driver that caches images removes the ones no
 	// instance uses ([image_cache] manager_interval, 2400 s).
 	ImageCacheInterval time.Duration
+	// HousekeepInterval is how often a driver's host chores run (5 s).
+	HousekeepInterval time.Duration
 	// CPUAllocationRatio, RAMAllocationRatio and DiskAllocationRatio are the overcommit
 	// ratios (16.0, 1.5, 1.0).
 	CPUAllocationRatio, RAMAllocationRatio, DiskAllocationRatio float64
@@ -51,6 +53,9 @@ func (o HostOptions) withDefaults() HostOptions {
 	}
 	if o.ImageCacheInterval <= 0 {
 		o.ImageCacheInterval = 2400 * time.Second
+	}
+	if o.HousekeepInterval <= 0 {
+		o.HousekeepInterval = 5 * time.Second
 	}
 	if o.CPUAllocationRatio <= 0 {
 		o.CPUAllocationRatio = 16
@@ -162,6 +167,8 @@ func (a *HostAgent) run(ctx context.Context) {
 		defer ps.Stop()
 		ic := time.NewTicker(a.opts.ImageCacheInterval)
 		defer ic.Stop()
+		hk := time.NewTicker(a.opts.HousekeepInterval)
+		defer hk.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -173,6 +180,12 @@ func (a *HostAgent) run(ctx context.Context) {
 			case <-ps.C:
 				if err := a.syncPower(ctx); err != nil && ctx.Err() == nil {
 					a.log.Error("power state sync", "err", err)
+				}
+			case <-hk.C:
+				if h, ok := a.driver.(computedriver.Housekeeper); ok {
+					if err := h.Housekeep(ctx); err != nil && ctx.Err() == nil {
+						a.log.Error("driver housekeeping", "err", err)
+					}
 				}
 			case <-ic.C:
 				if m, ok := a.driver.(computedriver.ImageCacheManager); ok {

@@ -249,6 +249,12 @@ type ImageCacheManager interface {
 	ManageImageCache(ctx context.Context) ([]string, error)
 }
 
+// Housekeeper is a driver with host chores to do every few seconds (the QEMU driver
+// rotates the guests' console logs).
+type Housekeeper interface {
+	Housekeep(ctx context.Context) error
+}
+
 // InterfaceAttacher hot-plugs network interfaces.
 type InterfaceAttacher interface {
 	AttachInterface(ctx context.Context, inst *Instance, nic NIC) error

@@ -18,6 +18,23 @@ import (
 // grows past ConsoleLogMax, its content moves to console.log.0 (replacing the older
 // one) and it starts empty, so that at most twice the limit is kept, as virtlogd does.
 
+// Housekeep implements computedriver.Housekeeper: it rotates the console logs of the
+// guests, which the host agent asks for every few seconds so that a chatty guest cannot
+// fill the disk between two power syncs. (While gostack is down, QEMU appends without
+// bound until the next start.)
+func (d *Driver) Housekeep(ctx context.Context) error {
+	ids, err := d.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := d.rotateConsole(id); err != nil {
+			d.log.Warn("rotate console log", "instance", id, "err", err)
+		}
+	}
+	return nil
+}
+
 // rotateConsole rotates an instance's console log when it is over the limit.
 func (d *Driver) rotateConsole(uuid string) error {
 	cur := d.path(uuid, "console.log")
@@ -30,10 +47,15 @@ func (d *Driver) rotateConsole(uuid string) error {
 		return fmt.Errorf("qemu: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
+	// Only the newest ConsoleLogMax bytes are kept, however far the guest got past the
+	// limit between two rotations.
+	keep := d.cfg.ConsoleLogMax
+	b := make([]byte, keep)
+	n, err := f.ReadAt(b, st.Size()-keep)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("qemu: %w", err)
 	}
+	b = b[:n]
 	if err := writeFileAtomic(cur+".0", b, 0o640); err != nil {
 		return err
 	}

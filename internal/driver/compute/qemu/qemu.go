@@ -88,6 +88,7 @@ var (
 	_ computedriver.CrashDumper       = (*Driver)(nil)
 	_ computedriver.Diagnoser         = (*Driver)(nil)
 	_ computedriver.ImageCacheManager = (*Driver)(nil)
+	_ computedriver.Housekeeper       = (*Driver)(nil)
 )
 
 // New returns a driver and starts the accelerator probe in the background (HostInfo

@@ -351,6 +351,30 @@ func TestConsoleOutputAndRotation(t *testing.T) {
 	}
 }
 
+// A log far past the limit (a chatty guest between two rotations) keeps only its newest
+// ConsoleLogMax bytes, and Housekeep rotates every guest's log.
+func TestHousekeepRotatesLargeLog(t *testing.T) {
+	d := newTestDriver(t, recorderFor(t, 0))
+	d.cfg.ConsoleLogMax = 1 << 10
+	uuid := "0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a04"
+	if err := os.MkdirAll(d.instanceDir(uuid), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	big = append(big, "the end\n"...)
+	if err := os.WriteFile(d.path(uuid, "console.log"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Housekeep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := os.ReadFile(d.path(uuid, "console.log.0"))
+	cur, _ := os.Stat(d.path(uuid, "console.log"))
+	if len(rotated) != 1<<10 || !bytes.HasSuffix(rotated, []byte("the end\n")) || cur.Size() != 0 {
+		t.Fatalf("rotated %d bytes (suffix %q), current %d", len(rotated), rotated[max(0, len(rotated)-8):], cur.Size())
+	}
+}
+
 func TestLastLines(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
