@@ -21,11 +21,8 @@ const (
 	taskUnmanageSnapshot taskKind = "unmanage_snapshot"
 )
 
-// Messages of failed manage calls (cinder/message/message_field.py).
+// Causes of failed manage tasks.
 var (
-	actionUnmanageVolume   = msgPart{"006", "unmanage volume"}
-	actionManageExisting   = msgPart{"008", "create volume from backend storage"}
-	detailQuotaExceeded    = msgPart{"006", "Not enough quota resource for operation."}
 	errManageInvalidRef    = errors.New("the manage reference names no object of this backend")
 	errManageAlreadyManage = errors.New("the object is already managed")
 	errManageQuota         = errors.New("not enough quota for the managed object")
