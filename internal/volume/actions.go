@@ -78,6 +78,7 @@ func (s *Service) volumeActions() map[string]struct {
 		"os-show_image_metadata":       {ruleImageMetaShow, 0, s.actShowImageMetadata},
 		"revert":                       {ruleRevert, 40, s.actRevert},
 		"os-reimage":                   {ruleReimage, 68, s.actReimage},
+		"os-unmanage":                  {ruleVolumeUnmanage, 0, s.actUnmanage},
 		"os-migrate_volume":            {"volume_extension:volume_admin_actions:migrate_volume", 0, s.actNotSupported},
 		"os-migrate_volume_completion": {"volume_extension:volume_admin_actions:migrate_volume_completion", 0, s.actNotSupported},
 	}

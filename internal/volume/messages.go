@@ -35,7 +35,9 @@ var (
 	actionCopyToImage      = msgPart{"003", "copy volume to image"}
 	actionUpdateAttachment = msgPart{"004", "update attachment"}
 	actionCopyImage        = msgPart{"005", "copy image to volume"}
+	actionUnmanageVolume   = msgPart{"006", "unmanage volume"}
 	actionExtend           = msgPart{"007", "extend volume"}
+	actionManageExisting   = msgPart{"008", "create volume from backend storage"}
 	actionSnapshotCreate   = msgPart{"009", "create snapshot"}
 	actionSnapshotDelete   = msgPart{"010", "delete snapshot"}
 	actionBackupCreate     = msgPart{"013", "create backup"}
@@ -46,6 +48,7 @@ var (
 	detailUnknown         = msgPart{"001", "An unknown error occurred."}
 	detailNoBackend       = msgPart{"003", "Could not find any available weighted backend."}
 	detailUploadFailed    = msgPart{"004", "Failed to upload volume to image at backend."}
+	detailQuotaExceeded   = msgPart{"006", "Not enough quota resource for operation."}
 	detailImageNoSpace    = msgPart{"007", "Image used for creating volume exceeds available space."}
 	detailExtendFailed    = msgPart{"010", "Volume Driver failed to extend volume."}
 	detailCreateFailed    = msgPart{"012", "Driver failed to create the volume."}
@@ -83,12 +86,13 @@ var messageTexts = func() (actions, details map[string]string) {
 	actions, details = map[string]string{}, map[string]string{}
 	for _, a := range []msgPart{actionScheduleAllocate, actionAttach, actionCopyToImage, actionUpdateAttachment,
 		actionCopyImage, actionExtend, actionSnapshotCreate, actionSnapshotDelete, actionBackupCreate,
-		actionBackupDelete, actionBackupRestore, actionReimage} {
+		actionBackupDelete, actionBackupRestore, actionReimage, actionUnmanageVolume, actionManageExisting} {
 		actions[a.id] = a.text
 	}
 	for _, d := range []msgPart{detailUnknown, detailNoBackend, detailUploadFailed, detailImageNoSpace,
 		detailExtendFailed, detailCreateFailed, detailSnapshotCreate, detailSnapshotDelete, detailBackupCreate,
-		detailBackupDelete, detailBackupRestore, detailAttachFailed, detailInvalidVolState, detailReimageFailed} {
+		detailBackupDelete, detailBackupRestore, detailAttachFailed, detailInvalidVolState, detailReimageFailed,
+		detailQuotaExceeded} {
 		details[d.id] = d.text
 	}
 	return actions, details

@@ -15,8 +15,9 @@ import (
 //  2. a resource in a transitional status with no task left to carry it on is settled
 //     as Cinder's init_host does (creating → error, deleting → deleted again, ...);
 //  3. the reconcile pass compares what the backend and the backup store hold with the
-//     records: data of deleted records (an interrupted delete) is removed, data
-//     nothing knows about is reported in the log and left alone.
+//     records: data of deleted records (an interrupted delete) is removed, data of
+//     unmanaged records (meant to stay, for a later manage) and data nothing knows
+//     about are left alone, the latter reported in the log.
 func (s *Service) recover(ctx context.Context) {
 	driver, backups := s.backend()
 	for _, q := range []struct {
@@ -57,9 +58,10 @@ var (
 		stCreating: {status: stError}, stDeleting: {kind: taskDeleteVolume}, stExtending: {status: stErrorExtending},
 		stUploading: {status: "previous"}, stDownloading: {status: stError}, stBackingUp: {status: "previous"},
 		stRestoringBackup: {status: stErrorRestoring}, stReverting: {status: stError}, stRetyping: {status: "previous"},
+		stUnmanaging: {kind: taskUnmanageVolume},
 	}
 	snapshotSettle = map[string]settleRule{snapCreating: {status: stError}, stDeleting: {kind: taskDeleteSnapshot},
-		stBackingUp: {status: stAvailable}, "restoring": {status: stAvailable}}
+		stBackingUp: {status: stAvailable}, "restoring": {status: stAvailable}, stUnmanaging: {kind: taskUnmanageSnapshot}}
 	backupSettle = map[string]settleRule{backupCreating: {status: stError}, stDeleting: {kind: taskDeleteBackup},
 		backupRestoring: {status: stAvailable}}
 )
@@ -216,17 +218,22 @@ const (
 	rowMissing rowState = iota
 	rowLive
 	rowDeleted
+	// rowUnmanaged is a record soft-deleted by an unmanage: its data stays.
+	rowUnmanaged
 )
 
 // recordState looks an id up in a table.
 func (s *Service) recordState(ctx context.Context, table, id string) (rowState, error) {
 	var deleted bool
-	err := s.db.QueryRowContext(ctx, `SELECT deleted FROM `+table+` WHERE id = ?`, id).Scan(&deleted)
+	var status string
+	err := s.db.QueryRowContext(ctx, `SELECT deleted, status FROM `+table+` WHERE id = ?`, id).Scan(&deleted, &status)
 	switch {
 	case store.IsNoRows(err):
 		return rowMissing, nil
 	case err != nil:
 		return 0, err
+	case deleted && status == stUnmanaged:
+		return rowUnmanaged, nil
 	case deleted:
 		return rowDeleted, nil
 	}

@@ -57,6 +57,8 @@ func (s *Service) routeGroups() [][]route {
 		s.groupRoutes(),
 		s.groupSnapshotRoutes(),
 		s.transferRoutes(),
+		// Manage and unmanage (issue 7 helper).
+		s.manageRoutes(),
 	}
 }
 

@@ -572,6 +572,8 @@ func (s *Service) snapshotAction(w http.ResponseWriter, r *http.Request, c *call
 		if err := s.startSnapshotDelete(ctx, sn.ID, true); err != nil {
 			return err
 		}
+	case body.Has("os-unmanage"):
+		return s.unmanageSnapshot(w, r, c, id, body["os-unmanage"])
 	case body.Has("os-update_snapshot_status"):
 		inner, _, err := body.Obj("os-update_snapshot_status")
 		if err != nil || inner == nil {

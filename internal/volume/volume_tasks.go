@@ -36,6 +36,9 @@ func (s *Service) volumeTaskFuncs(k taskKind) (taskFuncs, bool) {
 	case taskDeleteSnapshot:
 		return taskFuncs{run: s.runDeleteSnapshot, fail: s.failDeleteSnapshot}, true
 	}
+	if f, ok := s.manageTaskFuncs(k); ok {
+		return f, true
+	}
 	// Groups and group snapshots run on the same backend's queue.
 	return s.groupTaskFuncs(k)
 }

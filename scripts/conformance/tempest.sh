@@ -285,6 +285,9 @@ build_interval = 1
 backend_names = file
 storage_protocol = file
 vendor_name = Open Source
+# The file backend's names: manage references are {"source-name": "volume-<id>"}.
+manage_volume_ref = source-name,volume-%s
+manage_snapshot_ref = source-name,snapshot-%s
 
 [volume-feature-enabled]
 api_v2 = false
@@ -292,8 +295,8 @@ api_v3 = true
 backup = true
 snapshot = true
 clone = true
-manage_snapshot = false
-manage_volume = false
+manage_snapshot = $cinder
+manage_volume = $cinder
 extend_attached_volume = true
 extend_attached_encrypted_volume = false
 volume_revert = true

@@ -137,3 +137,56 @@ type BackupInfo struct {
 	SizeBytes, StoredBytes int64
 	ObjectCount            int
 }
+
+// Manageable is one object the backend holds that a manage call may adopt (an entry
+// of Cinder's manageable-volumes or manageable-snapshots list).
+type Manageable struct {
+	// Name is the object's name on the backend: the "source-name" of a manage
+	// reference ("volume-<id>" or "snapshot-<id>" for the file backend).
+	Name string
+	// ID is the volume or snapshot id the name carries under the driver's naming ("" when
+	// it carries none); the service compares it with its records.
+	ID string
+	// SizeGB is the object's size in GiB, rounded up.
+	SizeGB int64
+	// Parent is, for a snapshot, the name of the volume it was taken of, when the backend
+	// knows it ("" otherwise: the service looks it up in its records).
+	Parent string
+}
+
+// Managed is what adopting an object reports.
+type Managed struct {
+	// SizeGB is the adopted volume's or snapshot's size in GiB, rounded up.
+	SizeGB int64
+	// Format is the adopted volume's format (FormatQCOW2 or FormatRaw), which may differ
+	// from the one its volume type asks for: the data stays as it is.
+	Format string
+}
+
+// Manager is the optional interface of a driver that can adopt storage no record owns
+// (Cinder's manage_existing) and let go of a volume's or snapshot's storage without
+// removing it (unmanage). A driver without it answers the manage calls with Cinder's
+// 400. Every reference comes from the user and is untrusted: a driver accepts only a
+// bare name under its own naming (no path separators, no ".."), and inspects the data
+// before it adopts it.
+type Manager interface {
+	// ManageableVolumes and ManageableSnapshots list what the backend holds.
+	ManageableVolumes(ctx context.Context) ([]Manageable, error)
+	ManageableSnapshots(ctx context.Context) ([]Manageable, error)
+	// ManageExistingGetSize checks the volume named ref and returns its size in GiB
+	// (rounded up), changing nothing: the service takes the quota for it before the
+	// volume is adopted. ErrNotFound when nothing has the name, ErrInvalid when the name
+	// or the data is refused (the message says why, in words fit for the user).
+	ManageExistingGetSize(ctx context.Context, ref string) (int64, error)
+	// ManageExisting adopts the volume named ref as vol (renaming it after vol.ID). It is
+	// idempotent: when vol already exists and ref no longer does, it was adopted before
+	// an interruption, and its size is reported again.
+	ManageExisting(ctx context.Context, ref string, vol Volume) (Managed, error)
+	// ManageExistingSnapshotGetSize and ManageExistingSnapshot are the snapshot twins.
+	ManageExistingSnapshotGetSize(ctx context.Context, ref string) (int64, error)
+	ManageExistingSnapshot(ctx context.Context, ref string, snap Snapshot) (Managed, error)
+	// Unmanage and UnmanageSnapshot let go of an object: its data stays on the backend,
+	// under a name a later manage call can give as its reference.
+	Unmanage(ctx context.Context, vol Volume) error
+	UnmanageSnapshot(ctx context.Context, snap Snapshot) error
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gostack/gostack/internal/driver/block"
@@ -26,8 +27,10 @@ type Config struct {
 	// Hook, when set, runs at the start of every operation with its name ("create",
 	// "create_from_image", "create_from_snapshot", "clone", "extend", "delete",
 	// "create_snapshot", "delete_snapshot", "export", "import", "backup", "restore",
-	// "delete_backup") and the id it acts on; an error it returns fails the operation.
-	// Tests use it to inject failures or to block an operation until they cancel.
+	// "delete_backup", "list_manageable", "list_manageable_snapshots", "manage_get_size",
+	// "manage", "manage_snapshot_get_size", "manage_snapshot", "unmanage",
+	// "unmanage_snapshot") and the id it acts on (the reference for the get_size ones,
+	// the new id for manage); an error it returns fails the operation. Tests use it to inject failures or to block an operation until they cancel.
 	Hook func(ctx context.Context, op, id string) error
 }
 
@@ -405,4 +408,127 @@ func (b *BackupStore) Inventory(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+var _ block.Manager = (*Driver)(nil)
+
+// fakeRefID returns the id a reference "<kind>-<id>" names; ok is false for anything
+// else (the fake accepts only its own naming, as real drivers must).
+func fakeRefID(kind, ref string) (string, bool) {
+	id, ok := strings.CutPrefix(ref, kind+"-")
+	if !ok || id == "" || len(id) > 128 || strings.ContainsAny(id, "/\\.\x00 ") {
+		return "", false
+	}
+	return id, true
+}
+
+// manageable lists m as block.Manageable entries named kind-<id>.
+func manageable(kind string, m map[string]*volume) []block.Manageable {
+	out := make([]block.Manageable, 0, len(m))
+	for id, v := range m {
+		out = append(out, block.Manageable{Name: kind + "-" + id, ID: id, SizeGB: v.sizeGB})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ManageableVolumes implements block.Manager.
+func (d *Driver) ManageableVolumes(ctx context.Context) ([]block.Manageable, error) {
+	if err := d.hook(ctx, "list_manageable", ""); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return manageable("volume", d.volumes), nil
+}
+
+// ManageableSnapshots implements block.Manager.
+func (d *Driver) ManageableSnapshots(ctx context.Context) ([]block.Manageable, error) {
+	if err := d.hook(ctx, "list_manageable_snapshots", ""); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return manageable("snapshot", d.snapshots), nil
+}
+
+// getSize is ManageExistingGetSize for kind over m.
+func (d *Driver) getSize(ctx context.Context, op, kind, ref string, m map[string]*volume) (int64, error) {
+	if err := d.hook(ctx, op, ref); err != nil {
+		return 0, err
+	}
+	id, ok := fakeRefID(kind, ref)
+	if !ok {
+		return 0, fmt.Errorf("%w: the reference is not a %s name", block.ErrInvalid, kind)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := m[id]
+	if !ok {
+		return 0, fmt.Errorf("%s %s: %w", kind, id, block.ErrNotFound)
+	}
+	return v.sizeGB, nil
+}
+
+// adopt moves m[ref id] to m[newID]; done already when only newID is there.
+func (d *Driver) adopt(ctx context.Context, op, kind, ref, newID string, m map[string]*volume) (block.Managed, error) {
+	if err := d.hook(ctx, op, newID); err != nil {
+		return block.Managed{}, err
+	}
+	id, ok := fakeRefID(kind, ref)
+	if !ok || id == newID {
+		return block.Managed{}, fmt.Errorf("%w: the reference is not a %s name", block.ErrInvalid, kind)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	src, hasSrc := m[id]
+	if dst, done := m[newID]; done {
+		if hasSrc {
+			return block.Managed{}, fmt.Errorf("%w: a %s with the new id exists", block.ErrInvalid, kind)
+		}
+		return block.Managed{SizeGB: dst.sizeGB, Format: dst.format}, nil
+	}
+	if !hasSrc {
+		return block.Managed{}, fmt.Errorf("%s %s: %w", kind, id, block.ErrNotFound)
+	}
+	m[newID] = src
+	delete(m, id)
+	return block.Managed{SizeGB: src.sizeGB, Format: src.format}, nil
+}
+
+// ManageExistingGetSize implements block.Manager.
+func (d *Driver) ManageExistingGetSize(ctx context.Context, ref string) (int64, error) {
+	return d.getSize(ctx, "manage_get_size", "volume", ref, d.volumes)
+}
+
+// ManageExisting implements block.Manager.
+func (d *Driver) ManageExisting(ctx context.Context, ref string, vol block.Volume) (block.Managed, error) {
+	return d.adopt(ctx, "manage", "volume", ref, vol.ID, d.volumes)
+}
+
+// ManageExistingSnapshotGetSize implements block.Manager.
+func (d *Driver) ManageExistingSnapshotGetSize(ctx context.Context, ref string) (int64, error) {
+	return d.getSize(ctx, "manage_snapshot_get_size", "snapshot", ref, d.snapshots)
+}
+
+// ManageExistingSnapshot implements block.Manager.
+func (d *Driver) ManageExistingSnapshot(ctx context.Context, ref string, snap block.Snapshot) (block.Managed, error) {
+	return d.adopt(ctx, "manage_snapshot", "snapshot", ref, snap.ID, d.snapshots)
+}
+
+// Unmanage implements block.Manager: the volume stays.
+func (d *Driver) Unmanage(ctx context.Context, vol block.Volume) error {
+	return d.hook(ctx, "unmanage", vol.ID)
+}
+
+// UnmanageSnapshot implements block.Manager: the snapshot stays.
+func (d *Driver) UnmanageSnapshot(ctx context.Context, snap block.Snapshot) error {
+	return d.hook(ctx, "unmanage_snapshot", snap.ID)
+}
+
+// PutSnapshot stores a snapshot directly, as if an earlier run had left it.
+func (d *Driver) PutSnapshot(id string, sizeGB int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.snapshots[id] = &volume{sizeGB: sizeGB, format: block.FormatQCOW2}
 }
