@@ -443,7 +443,8 @@ func TestArgvStates(t *testing.T) {
 		mutate    func(g *guest)
 		want, not []string
 	}{
-		{name: "kvm", want: []string{"-accel kvm", "-cpu host", "-daemonize", "-uuid 0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01"},
+		{name: "kvm", want: []string{"-accel kvm", "-cpu host", "-daemonize", "-uuid 0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01",
+			"-smbios type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,serial=0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01,uuid=0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01,family=Virtual Machine"},
 			not: []string{"-incoming"}},
 		{name: "tcg", mutate: func(g *guest) { g.Accel = "tcg" }, want: []string{"-accel tcg"}, not: []string{"-cpu host"}},
 		{name: "suspended", mutate: func(g *guest) { g.Suspended = true },
