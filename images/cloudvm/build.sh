@@ -17,6 +17,7 @@
 #   CLOUDVM_MIRROR       Debian mirror (default http://deb.debian.org/debian; its -security
 #                        sibling is <mirror>-security)
 #   CLOUDVM_APT_INSTALL  0: never apt-get install missing host tools
+#   CLOUDVM_KEEP_WORK    1: keep the build directory (<cache>/cloudvm/.build.*) to look at
 #
 # The disk (1 GiB virtual, MBR): partition 1, bootable FAT16 "CLOUDBOOT" with syslinux, the
 # kernel and the initramfs Debian's initramfs-tools made in the guest; partition 2, the ext4
@@ -56,8 +57,8 @@ declare -A host_tools=(
 	[syslinux]=syslinux [mcopy]=mtools [mkfs.vfat]=dosfstools [qemu-img]=qemu-utils
 	[flock]=util-linux [sha256sum]=coreutils
 )
-host_files=(/usr/lib/syslinux/mbr/mbr.bin)
-host_file_packages=(syslinux-common)
+host_files=(/usr/lib/syslinux/mbr/mbr.bin /usr/share/mmdebstrap/hooks/merged-usr/setup00.sh)
+host_file_packages=(syslinux-common mmdebstrap)
 host_hashed=(mmdebstrap fdisk e2fsprogs syslinux syslinux-common mtools dosfstools qemu-utils)
 
 disk_mib=1024 # virtual disk size: fits a flavor with a 1 GB root disk (m1.tiny)
@@ -182,7 +183,7 @@ inputs() {
 build() {
 	local root f
 	work=$(mktemp -d "$out/.build.XXXXXX")
-	trap 'rm -rf "$work"' EXIT
+	[ "${CLOUDVM_KEEP_WORK:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 	root=$work/root
 	mkdir -p "$debs"
 
@@ -208,6 +209,7 @@ build() {
 		--dpkgopt='path-include=/usr/share/locale/locale.alias' \
 		--dpkgopt='path-exclude=/usr/share/lintian/*' \
 		--dpkgopt='path-exclude=/usr/share/bug/*' \
+		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 		--skip=essential/unlink \
 		--setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
 		--setup-hook="sync-in '$debs' /var/cache/apt/archives/" \

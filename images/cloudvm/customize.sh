@@ -17,6 +17,8 @@ rm -f "$root"/etc/ssh/ssh_host_*
 # instance's keys).
 chroot "$root" passwd -l root >/dev/null
 
-# Anything left by the build that a guest does not need.
+# Anything left by the build that a guest does not need. Not /tmp: mmdebstrap keeps its
+# apt configuration there until the end, and its last "apt-get update" (emptying the
+# package lists) would act on the host's lists without it; mmdebstrap empties /tmp itself.
 rm -rf "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/var/cache/debconf/*-old \
-	"$root"/var/lib/dpkg/*-old "$root"/tmp/* "$root"/var/tmp/*
+	"$root"/var/lib/dpkg/*-old
