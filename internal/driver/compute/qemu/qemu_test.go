@@ -410,6 +410,16 @@ func TestConfigDriveContent(t *testing.T) {
 	if _, ok := old["random_seed"]; ok {
 		t.Error("random_seed in 2012-08-10")
 	}
+	// dedicated_cpus from 2020-10-14 (Victoria) on, as Nova has it.
+	var latest, rocky map[string]any
+	_ = json.Unmarshal(files["openstack/latest/meta_data.json"], &latest)
+	_ = json.Unmarshal(files["openstack/2018-08-27/meta_data.json"], &rocky)
+	if cpus, ok := latest["dedicated_cpus"].([]any); !ok || len(cpus) != 0 {
+		t.Errorf("latest dedicated_cpus = %v", latest["dedicated_cpus"])
+	}
+	if _, ok := rocky["dedicated_cpus"]; ok {
+		t.Error("dedicated_cpus in 2018-08-27")
+	}
 	if _, ok := files["openstack/2012-08-10/vendor_data.json"]; ok {
 		t.Error("vendor_data.json in 2012-08-10")
 	}
