@@ -80,6 +80,16 @@ func TestCloudImage(t *testing.T) {
 	if !regexp.MustCompile(`ci-info: \|\s*ssh-ed25519\s*\|\s*` + fingerprint + `\s*\|`).MatchString(out) {
 		t.Errorf("cloud-init's key table lacks the key pair (fingerprint %s):\n%s", fingerprint, keyTable(out))
 	}
+	// What cloud-init warned about (a module failing is a warning, not a failure of its
+	// run): shown, and none of it may come from the config drive or its data.
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(l, "cloud-init[") && (strings.Contains(l, "[WARNING]") || strings.Contains(l, "[ERROR]")) {
+			t.Logf("cloud-init: %s", strings.TrimSpace(l))
+			if strings.Contains(l, "ConfigDrive") || strings.Contains(l, "openstack") || strings.Contains(l, "Running module") {
+				t.Errorf("cloud-init warned: %s", strings.TrimSpace(l))
+			}
+		}
+	}
 	for _, bad := range []string{"Traceback (most recent call last)", "[FAILED]", "Kernel panic"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the console shows %q:\n%s", bad, lastN(out, 60))
