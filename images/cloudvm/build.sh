@@ -259,6 +259,11 @@ build() {
 	# The root partition: the tree, less what the guest does not boot from.
 	rm -f "$root"/boot/initrd.img-* "$root"/boot/vmlinuz-* "$root"/boot/System.map-* "$root"/boot/config-*
 	rm -f "$root"/initrd.img* "$root"/vmlinuz*
+	# No file newer than SOURCE_DATE_EPOCH: what the build made (directories, /dev, files
+	# written by maintainer scripts) would otherwise carry the build's time. (mkfs.ext4 -d
+	# copies each file's ctime, which cannot be set, so the images of two builds still
+	# differ in those; the files, modes and mtimes are the same.)
+	find "$root" -xdev -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	local root_start=$((boot_start + boot_sectors))
 	local root_sectors=$((disk_mib * 2048 - root_start))
 	local rpart=$work/root.img

@@ -6,7 +6,9 @@
 set -euo pipefail
 root=$1 rootfs=$2 uuid=$3
 
-cp -R "$rootfs/." "$root/"
+# The modes of our files, also where a file was there already (mmdebstrap copies the
+# host's /etc/hostname).
+cp -R --preserve=mode "$rootfs/." "$root/"
 printf 'UUID=%s / ext4 rw,discard,errors=remount-ro 0 1\n' "$uuid" >"$root/etc/fstab"
 : >"$root/etc/resolv.conf"
 
