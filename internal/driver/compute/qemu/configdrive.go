@@ -77,6 +77,10 @@ func configDriveFiles(inst *computedriver.Instance, randomSeed []byte) (map[stri
 		if atLeast(v, "2016-06-30") {
 			md["devices"] = []any{}
 		}
+		if atLeast(v, "2020-10-14") {
+			// No dedicated (pinned) CPUs: this driver does not pin.
+			md["dedicated_cpus"] = []int{}
+		}
 		b, err := json.Marshal(md)
 		if err != nil {
 			return nil, err

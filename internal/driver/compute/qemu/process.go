@@ -21,6 +21,11 @@ func (d *Driver) argv(g *guest) []string {
 	a := []string{
 		"-name", "guest=" + escapeOpt(g.Name) + ",debug-threads=on",
 		"-uuid", g.UUID,
+		// The system's SMBIOS record as Nova's libvirt driver writes it (sysinfo_serial =
+		// unique): cloud-init's OpenStack datasource and ds-identify only consider the
+		// metadata service where the product is "OpenStack Nova".
+		"-smbios", "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,serial=" + g.UUID +
+			",uuid=" + g.UUID + ",family=Virtual Machine",
 		"-machine", "pc", "-accel", g.Accel,
 	}
 	if g.Accel == "kvm" {

@@ -434,6 +434,16 @@ func TestConfigDriveContent(t *testing.T) {
 	if _, ok := old["random_seed"]; ok {
 		t.Error("random_seed in 2012-08-10")
 	}
+	// dedicated_cpus from 2020-10-14 (Victoria) on, as Nova has it.
+	var latest, rocky map[string]any
+	_ = json.Unmarshal(files["openstack/latest/meta_data.json"], &latest)
+	_ = json.Unmarshal(files["openstack/2018-08-27/meta_data.json"], &rocky)
+	if cpus, ok := latest["dedicated_cpus"].([]any); !ok || len(cpus) != 0 {
+		t.Errorf("latest dedicated_cpus = %v", latest["dedicated_cpus"])
+	}
+	if _, ok := rocky["dedicated_cpus"]; ok {
+		t.Error("dedicated_cpus in 2018-08-27")
+	}
 	if _, ok := files["openstack/2012-08-10/vendor_data.json"]; ok {
 		t.Error("vendor_data.json in 2012-08-10")
 	}
@@ -467,7 +477,8 @@ func TestArgvStates(t *testing.T) {
 		mutate    func(g *guest)
 		want, not []string
 	}{
-		{name: "kvm", want: []string{"-accel kvm", "-cpu host", "-daemonize", "-uuid 0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01"},
+		{name: "kvm", want: []string{"-accel kvm", "-cpu host", "-daemonize", "-uuid 0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01",
+			"-smbios type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,serial=0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01,uuid=0d6a8d8e-2b8c-4a8f-9d55-3c1f1c0e9a01,family=Virtual Machine"},
 			not: []string{"-incoming"}},
 		{name: "tcg", mutate: func(g *guest) { g.Accel = "tcg" }, want: []string{"-accel tcg"}, not: []string{"-cpu host"}},
 		{name: "suspended", mutate: func(g *guest) { g.Suspended = true },
