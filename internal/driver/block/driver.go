@@ -190,3 +190,23 @@ type Manager interface {
 	Unmanage(ctx context.Context, vol Volume) error
 	UnmanageSnapshot(ctx context.Context, snap Snapshot) error
 }
+
+// Produce writes a copy of a volume's data as a new image file at tmpPath in format
+// (FormatQCOW2 or FormatRaw), of the volume's virtual size. It is called by a
+// CopyPublisher with a temporary path of its own choosing; on failure it leaves
+// nothing at tmpPath.
+type Produce func(ctx context.Context, tmpPath, format string) error
+
+// CopyPublisher is the optional interface of a driver that can publish a copy of a
+// volume produced by someone else: the hypervisor of the guest the volume is attached
+// to, which alone can copy it at a point in time while the guest writes to it. The
+// driver picks the temporary path, calls produce, checks what it wrote, makes it
+// durable and puts it in place as it does its own copies.
+type CopyPublisher interface {
+	// CreateSnapshotWith is CreateSnapshot with the copy made by produce.
+	CreateSnapshotWith(ctx context.Context, snap Snapshot, vol Volume, produce Produce) error
+	// CreateVolumeWith makes the new volume vol (a temporary copy of src that a backup
+	// reads through) from the data produce writes in vol's format; it is idempotent
+	// like Create.
+	CreateVolumeWith(ctx context.Context, vol Volume, src Volume, produce Produce) error
+}

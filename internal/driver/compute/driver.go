@@ -22,6 +22,10 @@ var ErrNotFound = errors.New("instance not found on the hypervisor")
 // ErrNotSupported is returned for an operation the driver or the instance cannot do.
 var ErrNotSupported = errors.New("operation not supported by this hypervisor")
 
+// ErrNotRunning is returned by an operation that needs the guest's process (a running or
+// paused guest) when it does not run: the caller does the work itself then.
+var ErrNotRunning = errors.New("the instance is not running")
+
 // PowerState is what the hypervisor reports about a guest (Nova's power_state values).
 type PowerState int
 
@@ -241,6 +245,17 @@ type VolumeAttacher interface {
 // volume service grows the data itself then. It never shrinks a device.
 type VolumeExtender interface {
 	ExtendVolume(ctx context.Context, inst *Instance, device string, connection map[string]any, newSizeBytes int64) error
+}
+
+// VolumeCopier makes a point-in-time copy of a volume attached to a running guest (what
+// Cinder's file drivers ask Nova for when they snapshot an in-use volume): the
+// hypervisor copies the device it writes to, so that the copy is consistent as of the
+// moment the copy started (crash-consistent) while the guest keeps running. dest is a
+// new image file in format ("qcow2" or "raw") of the device's size, which the copier
+// creates; on failure or when ctx ends, nothing is left at dest. A guest whose process
+// does not run gets ErrNotRunning: the caller copies the volume's file itself then.
+type VolumeCopier interface {
+	CopyVolume(ctx context.Context, inst *Instance, device string, connection map[string]any, dest, format string) error
 }
 
 // ImageCacheManager is a driver that caches images on its host and can remove the ones

@@ -72,6 +72,10 @@ type Driver struct {
 	locks   map[string]*sync.Mutex
 	dialing map[string]*sync.Mutex
 	conns   map[string]*qmp.Client
+
+	// copySpeed limits volume copies (bytes per second, 0: unlimited); tests slow
+	// copies down to cancel them midway.
+	copySpeed int64
 }
 
 var (
@@ -84,6 +88,7 @@ var (
 	_ computedriver.Rebuilder         = (*Driver)(nil)
 	_ computedriver.Consoler          = (*Driver)(nil)
 	_ computedriver.VolumeAttacher    = (*Driver)(nil)
+	_ computedriver.VolumeCopier      = (*Driver)(nil)
 	_ computedriver.InterfaceAttacher = (*Driver)(nil)
 	_ computedriver.CrashDumper       = (*Driver)(nil)
 	_ computedriver.Diagnoser         = (*Driver)(nil)
