@@ -13,7 +13,7 @@
 //     spawn, destroy, power_on, power_off, reboot, pause, unpause, suspend, resume,
 //     snapshot, rescue, unrescue, resize, confirm_resize, revert_resize, migrate_out,
 //     migrate_in, live_migrate, rebuild, trigger_crash_dump, attach_volume,
-//     detach_volume, attach_interface, detach_interface (or "all").
+//     detach_volume, copy_volume, attach_interface, detach_interface (or "all").
 //   - "fake:delay": a Go duration ("250ms") every operation on this instance takes.
 //
 // Config.Delays sets per-operation delays for every instance (default none: tests stay
@@ -49,6 +49,7 @@ var (
 	_ compute.Rebuilder         = (*Driver)(nil)
 	_ compute.Consoler          = (*Driver)(nil)
 	_ compute.VolumeAttacher    = (*Driver)(nil)
+	_ compute.VolumeCopier      = (*Driver)(nil)
 	_ compute.InterfaceAttacher = (*Driver)(nil)
 	_ compute.CrashDumper       = (*Driver)(nil)
 	_ compute.Diagnoser         = (*Driver)(nil)
@@ -116,6 +117,8 @@ type Driver struct {
 	st state
 	// vnc are the guests' running VNC servers (started by RemoteConsole; not persisted).
 	vnc map[string]*vncServer
+	// copies are the volume copies made (not persisted).
+	copies []VolumeCopy
 }
 
 // New opens (or creates) the fake host's state.
