@@ -89,6 +89,9 @@ type Service struct {
 	// in-use volume notifies (SetComputeAPI); nil when not wired.
 	computeAPI    http.Handler
 	computePrefix string
+	// copier copies in-use volumes through their server's hypervisor
+	// (SetVolumeCopier); nil when not wired.
+	copier VolumeCopier
 	// running is set while Run runs.
 	running bool
 	// onReady, when set (tests), is called once Run has recovered and registered.

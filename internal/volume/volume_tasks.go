@@ -524,8 +524,16 @@ func (s *Service) runCreateSnapshot(ctx context.Context, t *task) error {
 	if err != nil {
 		return err
 	}
-	if err := d.CreateSnapshot(ctx, block.Snapshot{ID: sn.ID, VolumeID: v.ID, SizeGB: sn.VolumeSize}, blockVolume(v)); err != nil {
+	bs := block.Snapshot{ID: sn.ID, VolumeID: v.ID, SizeGB: sn.VolumeSize}
+	// An in-use volume is copied by its running guest's hypervisor (point-in-time).
+	copied, err := s.snapshotInUse(ctx, d, bs, v)
+	if err != nil {
 		return err
+	}
+	if !copied {
+		if err := d.CreateSnapshot(ctx, bs, blockVolume(v)); err != nil {
+			return err
+		}
 	}
 	return s.finish(ctx, t, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE volume_snapshots SET status = ?, progress = ?, updated_at = ?
@@ -625,6 +633,21 @@ func (s *Service) runCreateBackup(ctx context.Context, t *task) error {
 		cleanup = func() {
 			if err := d.Delete(context.WithoutCancel(ctx), tmp); err != nil {
 				s.log.Warn("delete temporary backup volume", "backup", b.ID, "err", err)
+			}
+		}
+	} else {
+		// An in-use volume is read through a point-in-time copy its running guest's
+		// hypervisor makes, not under the guest's writes.
+		tmp, ok, err := s.backupSourceInUse(ctx, d, b.ID, v)
+		if err != nil {
+			return err
+		}
+		if ok {
+			src = tmp
+			cleanup = func() {
+				if err := d.Delete(context.WithoutCancel(ctx), tmp); err != nil {
+					s.log.Warn("delete temporary backup volume", "backup", b.ID, "err", err)
+				}
 			}
 		}
 	}
