@@ -144,6 +144,7 @@ func Up(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error 
 	computeSvc.SetNetworkAPI(srv, "/networking")
 	computeSvc.SetVolumeAPI(srv, "/volume")
 	volumeSvc.SetComputeAPI(srv, "/compute")
+	volumeSvc.SetVolumeCopier(computeSvc)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/gostack/gostack/internal/api"
+	"github.com/gostack/gostack/internal/compute"
 	"github.com/gostack/gostack/internal/driver/block"
 	"github.com/gostack/gostack/internal/driver/block/fake"
 	"github.com/gostack/gostack/internal/driver/block/file"
@@ -52,6 +53,11 @@ func newVolume(ctx context.Context, db *store.DB, enforcer *policy.Enforcer, cfg
 	svc.SetBackend(driver, backups)
 	return svc, nil
 }
+
+// The compute service copies in-use volumes for the volume service's snapshots and
+// backups through the hypervisor of their running server (up.go wires it with
+// SetVolumeCopier, as SetComputeAPI).
+var _ volume.VolumeCopier = (*compute.Service)(nil)
 
 // volumeImages gives the volume service the image service in process
 // (volume.Images), as compute_images.go does for compute.
