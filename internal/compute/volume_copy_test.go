@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCopyAttachedVolume(t *testing.T) {
@@ -90,5 +91,48 @@ func TestCopyAttachedVolume(t *testing.T) {
 	}
 	if n := len(vc.host.VolumeCopies()); n != 2 {
 		t.Fatalf("hypervisor made %d copies, want 2", n)
+	}
+}
+
+// TestSnapshotOfInUseVolumeThroughCompute goes through the wiring of app.Up: a forced
+// snapshot of a volume attached to a running server is the copy its hypervisor made.
+func TestSnapshotOfInUseVolumeThroughCompute(t *testing.T) {
+	vc := newVolumeCloud(t)
+	ctx := t.Context()
+	server := vc.createServer(t, vc.demoToken, "2.37", nil)
+	vc.waitStatus(t, server, "ACTIVE")
+	vid := vc.volumeAPI(t, "POST", "/volumes", map[string]any{"volume": map[string]any{"size": 1}}).
+		want(t, http.StatusAccepted).obj("volume")["id"].(string)
+	vc.waitVolume(t, vid, "available", 1)
+	vc.doAs(t, vc.demoToken, "2.1", "POST", "/v2.1/servers/"+server+"/os-volume_attachments",
+		map[string]any{"volumeAttachment": map[string]any{"volumeId": vid}}).want(t, http.StatusOK)
+	vc.waitVolume(t, vid, "in-use", 1)
+	src := filepath.Join(t.TempDir(), "volume.qcow2")
+	if err := os.WriteFile(src, []byte("what the guest sees"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conn, _ := json.Marshal(map[string]any{"driver_volume_type": "file", "data": map[string]any{"path": src, "format": "qcow2"}})
+	if _, err := vc.db.ExecContext(ctx, `UPDATE compute_block_device_mappings SET connection_info = ? WHERE volume_id = ?`,
+		string(conn), vid); err != nil {
+		t.Fatal(err)
+	}
+	sid := vc.volumeAPI(t, "POST", "/snapshots", map[string]any{"snapshot": map[string]any{"volume_id": vid, "force": true}}).
+		want(t, http.StatusAccepted).obj("snapshot")["id"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := vc.volumeAPI(t, "GET", "/snapshots/"+sid, nil).want(t, http.StatusOK).obj("snapshot")
+		if s["status"] == "available" {
+			break
+		}
+		if s["status"] == "error" || time.Now().After(deadline) {
+			t.Fatalf("snapshot status %v", s["status"])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := string(vc.backend.SnapshotData(sid)); got != "what the guest sees" {
+		t.Fatalf("snapshot holds %q", got)
+	}
+	if copies := vc.host.VolumeCopies(); len(copies) != 1 || copies[0].InstanceUUID != server {
+		t.Fatalf("hypervisor copies %+v", copies)
 	}
 }

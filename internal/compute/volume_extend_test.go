@@ -23,6 +23,7 @@ type volumeCloud struct {
 	*serverFixture
 	host    *fake.Driver
 	backend *blockfake.Driver
+	vol     *volume.Service
 	// extends records each backend extend as "volume:size:guestBytes", the guest's
 	// size of the volume's device when it ran.
 	mu      sync.Mutex
@@ -69,6 +70,8 @@ func newVolumeCloud(t *testing.T) *volumeCloud {
 	srv.Mount(vol.APIService())
 	vc.svc.SetVolumeAPI(srv, "/volume")
 	vol.SetComputeAPI(srv, "/compute")
+	vol.SetVolumeCopier(vc.svc)
+	vc.vol = vol
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
