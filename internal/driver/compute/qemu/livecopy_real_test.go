@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gostack/gostack/internal/driver/block"
+	"github.com/gostack/gostack/internal/driver/block/file"
 	computedriver "github.com/gostack/gostack/internal/driver/compute"
 	"github.com/gostack/gostack/internal/platform"
 )
@@ -173,6 +176,53 @@ func TestRealGuestCopyVolume(t *testing.T) {
 	if err := d.CopyVolume(ctx, inst, "/dev/vdb", conn, filepath.Join(dir, "again.qcow2"), "qcow2"); err != nil {
 		t.Fatalf("copy after a cancelled one: %v", err)
 	}
+
+	// With the file backend, as the volume service does it: the backend picks the
+	// temporary path and publishes the snapshot the guest's QEMU copied.
+	fd, err := file.New(file.Config{Dir: filepath.Join(dir, "volumes"), Runner: &platform.Exec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bv := block.Volume{ID: "v2", SizeGB: 1}
+	if err := fd.Create(ctx, bv); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := fd.Connection(ctx, bv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2 := map[string]any{"driver_volume_type": bc.DriverVolumeType, "data": bc.Data}
+	if err := d.AttachVolume(ctx, inst, "/dev/vdc", conn2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.execute(ctx, g, "human-monitor-command", map[string]any{
+		"command-line": `qemu-io -d virtio-vdc "write -P 0x42 1M 3M"`}, &out); err != nil || strings.Contains(out, "rror") {
+		t.Fatalf("write to the file backend's volume: %v %q", err, out)
+	}
+	step = time.Now()
+	err = fd.CreateSnapshotWith(ctx, block.Snapshot{ID: "s1", VolumeID: "v2", SizeGB: 1}, bv,
+		func(ctx context.Context, tmp, format string) error { return d.CopyVolume(ctx, inst, "/dev/vdc", conn2, tmp, format) })
+	if err != nil {
+		t.Fatalf("snapshot through the file backend: %v", err)
+	}
+	t.Logf("snapshot of an in-use 1 GiB file-backend volume took %s", time.Since(step))
+	// The guest's writes are in QEMU's caches until flushed: the snapshot has them.
+	snapRaw := filepath.Join(dir, "snapshot-s1.raw")
+	run("qemu-img", "convert", "-q", "-f", "qcow2", "-O", "raw", filepath.Join(dir, "volumes", "snapshot-s1.qcow2"), snapRaw)
+	sb, err := os.ReadFile(snapRaw)
+	if err != nil || len(sb) != 1<<30 {
+		t.Fatalf("snapshot: %d bytes, %v", len(sb), err)
+	}
+	if !bytes.Equal(sb[1<<20:4<<20], bytes.Repeat([]byte{0x42}, 3<<20)) || slices.ContainsFunc(sb[:1<<20], func(b byte) bool { return b != 0 }) ||
+		slices.ContainsFunc(sb[4<<20:], func(b byte) bool { return b != 0 }) {
+		t.Fatal("the snapshot does not hold what the guest wrote")
+	}
+	if err := d.execute(ctx, g, "human-monitor-command", map[string]any{
+		"command-line": `qemu-io -d virtio-vdc "flush"`}, &out); err != nil || strings.Contains(out, "rror") {
+		t.Fatalf("flush: %v %q", err, out)
+	}
+	run("qemu-img", "compare", "-U", "-q", "-f", "qcow2", "-F", "qcow2", bc.Data["path"].(string),
+		filepath.Join(dir, "volumes", "snapshot-s1.qcow2"))
 
 	if err := d.PowerOff(ctx, inst, 0); err != nil {
 		t.Fatal(err)
