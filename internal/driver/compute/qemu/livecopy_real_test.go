@@ -201,7 +201,9 @@ func TestRealGuestCopyVolume(t *testing.T) {
 	}
 	step = time.Now()
 	err = fd.CreateSnapshotWith(ctx, block.Snapshot{ID: "s1", VolumeID: "v2", SizeGB: 1}, bv,
-		func(ctx context.Context, tmp, format string) error { return d.CopyVolume(ctx, inst, "/dev/vdc", conn2, tmp, format) })
+		func(ctx context.Context, tmp, format string) error {
+			return d.CopyVolume(ctx, inst, "/dev/vdc", conn2, tmp, format)
+		})
 	if err != nil {
 		t.Fatalf("snapshot through the file backend: %v", err)
 	}
