@@ -72,7 +72,7 @@ func (s *Service) apiRoute(rt route) api.Route {
 			// documents: "/os-simple-tenant-usage/" (an empty id) is a 404.
 			// (The shared server strips the slash from the URL; the request line keeps it.)
 			if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasSuffix(p, "/") && !strings.HasSuffix(p, s.cfg.Prefix+"/") &&
-				!strings.HasSuffix(p, s.cfg.Prefix+"/v2.1/") {
+				!strings.HasSuffix(p, s.cfg.Prefix+"/v2.1/") && !strings.HasSuffix(p, s.cfg.Prefix+"/v2/") {
 				return notFound("The resource could not be found.")
 			}
 			if rt.unversioned {

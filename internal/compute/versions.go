@@ -2,6 +2,7 @@ package compute
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gostack/gostack/internal/api"
 )
@@ -27,6 +28,9 @@ func (s *Service) versionRoutes() []route {
 	return append([]route{
 		{method: "GET", path: "", public: true, unversioned: true, handle: s.listVersions},
 		{method: "GET", path: "/v2.1", public: true, handle: s.showVersion},
+		// Nova's /v2 is the v2.1 API in v2 compatibility mode; gostack serves its version
+		// document (clients follow every version's self link) but not the legacy API.
+		{method: "GET", path: "/v2", public: true, unversioned: true, handle: s.showVersion},
 	}, s.extensionRoutes()...)
 }
 
@@ -57,10 +61,13 @@ func (s *Service) listVersions(w http.ResponseWriter, r *http.Request, c *call) 
 	return nil
 }
 
-// showVersion is GET /v2.1 (Nova's VersionsController.show): the full document of v2.1
-// with its self link first.
+// showVersion is GET /v2.1 or /v2 (Nova's VersionsController.show): the full document
+// of the version with its self link first.
 func (s *Service) showVersion(w http.ResponseWriter, r *http.Request, c *call) error {
 	v := apiVersions[1]
+	if p := strings.TrimSuffix(r.URL.Path, "/"); strings.HasSuffix(p, "/v2") {
+		v = apiVersions[0]
+	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"version": map[string]any{
 		"id": v.id, "status": v.status, "version": v.version, "min_version": v.minVersion,
 		"updated": v.updated,

@@ -40,6 +40,15 @@ func TestVersionDocuments(t *testing.T) {
 		// The root is outside microversion control: a bad version header is ignored.
 		tc.raw(t, "", "9.9", "GET", path, nil).want(t, 200)
 	}
+	// Every version's self link is followable (tempest's test_get_version_details): the
+	// deprecated v2.0 too.
+	for _, path := range []string{"/compute/v2", "/compute/v2/"} {
+		v := tc.raw(t, "", "", "GET", path, nil).want(t, 200).obj("version")
+		if v["id"] != "v2.0" || v["status"] != "DEPRECATED" || v["version"] != "" ||
+			v["links"].([]any)[0].(map[string]any)["href"] != "http://example.com/compute/v2/" {
+			t.Errorf("%s: version %v", path, v)
+		}
+	}
 	for _, path := range []string{"/compute/v2.1", "/compute/v2.1/"} {
 		r := tc.raw(t, "", "", "GET", path, nil).want(t, 200)
 		v := r.obj("version")
