@@ -25,8 +25,7 @@ func (g *guest) rootDisk() *disk {
 }
 
 // Snapshot implements computedriver.Snapshotter: the root disk flattened into a new
-// qcow2 with `qemu-img convert -U`; a running guest is paused for the copy so that it
-// is consistent, and continues afterwards.
+// qcow2, point-in-time, without stopping a running guest (snapshotDisk).
 func (d *Driver) Snapshot(ctx context.Context, inst *computedriver.Instance) (*computedriver.Snapshot, error) {
 	unlock := d.lock(inst.UUID)
 	defer unlock()
@@ -38,25 +37,9 @@ func (d *Driver) Snapshot(ctx context.Context, inst *computedriver.Instance) (*c
 	if root == nil {
 		return nil, computedriver.ErrNotSupported
 	}
-	running := false
-	if d.pid(g.UUID) != 0 {
-		if st, err := d.status(ctx, g); err == nil && st == "running" {
-			if err := d.execute(ctx, g, "stop", nil, nil); err != nil {
-				return nil, err
-			}
-			running = true
-		}
-	}
 	out := d.path(g.UUID, "snapshot.qcow2")
 	_ = os.Remove(out)
-	_, err = d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
-		Args: []string{"convert", "-U", "-f", root.Format, "-O", "qcow2", root.Path, out}})
-	if running {
-		if cerr := d.execute(context.WithoutCancel(ctx), g, "cont", nil, nil); cerr != nil {
-			d.log.Error("continue guest after snapshot", "instance", g.UUID, "err", cerr)
-		}
-	}
-	if err != nil {
+	if err := d.snapshotDisk(ctx, g, root, out); err != nil {
 		_ = os.Remove(out)
 		return nil, fmt.Errorf("qemu: snapshot: %w", err)
 	}
@@ -68,6 +51,50 @@ func (d *Driver) Snapshot(ctx context.Context, inst *computedriver.Instance) (*c
 	// and nothing is left behind whatever happens to the upload.
 	_ = os.Remove(out)
 	return &computedriver.Snapshot{DiskFormat: "qcow2", ContainerFormat: "bare", Data: f}, nil
+}
+
+// snapshotDisk copies the root disk into out as a standalone qcow2. While the guest's
+// process runs, a backup block job copies the disk as it was when the job started and
+// the guest keeps running (Nova's live snapshot); if the job cannot run, or the guest is
+// off, the guest is paused (when running) and qemu-img reads the overlay instead.
+func (d *Driver) snapshotDisk(ctx context.Context, g *guest, root *disk, out string) error {
+	if d.pid(g.UUID) != 0 {
+		exec := func(ctx context.Context, cmd string, args, result any) error {
+			return d.execute(ctx, g, cmd, args, result)
+		}
+		create := func(ctx context.Context, size int64) error {
+			_, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
+				Args: []string{"create", "-q", "-f", "qcow2", out, strconv.FormatInt(size, 10)}})
+			return err
+		}
+		start := time.Now()
+		err := copyBlock(ctx, exec, create, root.ID, out, "qcow2", livecopyPoll, d.copySpeed)
+		if err == nil {
+			d.log.Info("live snapshot of a running guest", "instance", g.UUID, "took", time.Since(start))
+		}
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		d.log.Warn("live snapshot failed; pausing the guest to copy its disk", "instance", g.UUID, "err", err)
+		_ = os.Remove(out)
+	}
+	running := false
+	if d.pid(g.UUID) != 0 {
+		if st, err := d.status(ctx, g); err == nil && st == "running" {
+			if err := d.execute(ctx, g, "stop", nil, nil); err != nil {
+				return err
+			}
+			running = true
+		}
+	}
+	_, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
+		Args: []string{"convert", "-U", "-f", root.Format, "-O", "qcow2", root.Path, out}})
+	if running {
+		if cerr := d.execute(context.WithoutCancel(ctx), g, "cont", nil, nil); cerr != nil {
+			d.log.Error("continue guest after snapshot", "instance", g.UUID, "err", cerr)
+		}
+	}
+	return err
 }
 
 // Rescue implements computedriver.Rescuer: the guest restarts from a fresh disk of the
