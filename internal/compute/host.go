@@ -258,7 +258,7 @@ func (s *Service) driverInstance(ctx context.Context, inst *Instance, f FlavorSn
 	di := &computedriver.Instance{UUID: inst.UUID, Name: inst.InstanceName(), DisplayName: inst.Name, Hostname: inst.Hostname,
 		ProjectID: inst.ProjectID, UserID: inst.UserID, Flavor: driverFlavor(f), KeyName: deref(inst.KeyName), KeyData: deref(inst.KeyData),
 		Metadata: meta, ConfigDrive: inst.ConfigDrive != "", AvailabilityZone: deref(inst.AvailabilityZone),
-		LaunchIndex: inst.LaunchIndex, CreatedAt: inst.CreatedAt, NICs: driverNICs(inst)}
+		LaunchIndex: inst.LaunchIndex, CreatedAt: inst.CreatedAt, NICs: driverNICs(inst), NetworkData: networkData(loadVIFs(inst))}
 	if inst.UserData != nil {
 		if b, err := base64.StdEncoding.DecodeString(*inst.UserData); err == nil {
 			di.UserData = b

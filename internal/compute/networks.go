@@ -65,6 +65,11 @@ type neutronSubnet struct {
 	IPVersion      int      `json:"ip_version"`
 	DNSNameservers []string `json:"dns_nameservers"`
 	EnableDHCP     bool     `json:"enable_dhcp"`
+	HostRoutes     []struct {
+		Destination string `json:"destination"`
+		NextHop     string `json:"nexthop"`
+	} `json:"host_routes"`
+	IPv6AddressMode *string `json:"ipv6_address_mode"`
 }
 
 // errNeutron marks a networking answer compute cannot use (a 5xx or an undecodable body).
@@ -509,6 +514,16 @@ func (s *Service) vifFor(ctx context.Context, caller *api.Caller, p *neutronPort
 				}
 				if sn.EnableDHCP {
 					sub.Meta["dhcp_server"] = nil
+					sub.Meta["enable_dhcp"] = true
+				}
+				if sn.IPVersion == 6 && sn.IPv6AddressMode != nil && *sn.IPv6AddressMode != "" {
+					sub.Meta["ipv6_address_mode"] = *sn.IPv6AddressMode
+				}
+				for _, r := range sn.HostRoutes {
+					nh := r.NextHop
+					sub.Routes = append(sub.Routes, map[string]any{"cidr": r.Destination,
+						"gateway":   map[string]any{"address": nh, "type": "gateway", "version": ver, "meta": map[string]any{}},
+						"interface": nil, "meta": map[string]any{}})
 				}
 			}
 			v.Network.Subnets = append(v.Network.Subnets, sub)

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -116,6 +117,21 @@ func TestServerNetworksCreateShowDelete(t *testing.T) {
 			nics := driverNICs(inst)
 			if len(nics) != 1 || nics[0].PortID != p["id"] || nics[0].DeviceName != "tap"+p["id"].(string)[:11] {
 				t.Errorf("nics = %+v", nics)
+			}
+			// ... and its network_data.json: the port's link, and the private subnet
+			// (DHCP on) as ipv4_dhcp.
+			raw := networkData(loadVIFs(inst))
+			var nd struct {
+				Links    []map[string]any `json:"links"`
+				Networks []map[string]any `json:"networks"`
+			}
+			if err := json.Unmarshal(raw, &nd); err != nil {
+				t.Fatalf("network_data.json %s: %v", raw, err)
+			}
+			links := nd.Links
+			if len(links) != 1 || links[0]["vif_id"] != p["id"] || links[0]["ethernet_mac_address"] != p["mac_address"] ||
+				len(nd.Networks) == 0 || nd.Networks[0]["type"] != "ipv4_dhcp" || nd.Networks[0]["network_id"] != f.privateID {
+				t.Errorf("network_data.json = %s", raw)
 			}
 			// ips and os-interface views.
 			ips := f.doAs(t, f.demoToken, "2.96", "GET", "/v2.1/servers/"+id+"/ips", nil).want(t, 200).obj("addresses")
