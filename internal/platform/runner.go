@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,7 +102,15 @@ func (x *Exec) Run(ctx context.Context, c Command) ([]byte, error) {
 	if x.Log != nil {
 		x.Log.Debug("exec", "cmd", c.String())
 	}
+	// The program dies with gostack: a command gostack waits for (a probe guest, a
+	// conversion) must not outlive it, which the context's kill does not ensure when the
+	// whole process exits first (a KVM probe hanging on a broken /dev/kvm stayed behind).
+	// The parent-death signal follows the thread that forked, so the thread is kept for
+	// the program's lifetime.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
 	err := cmd.Run()
+	runtime.UnlockOSThread()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
