@@ -59,16 +59,8 @@ func (d *Driver) Snapshot(ctx context.Context, inst *computedriver.Instance) (*c
 // off, the guest is paused (when running) and qemu-img reads the overlay instead.
 func (d *Driver) snapshotDisk(ctx context.Context, g *guest, root *disk, out string) error {
 	if d.pid(g.UUID) != 0 {
-		exec := func(ctx context.Context, cmd string, args, result any) error {
-			return d.execute(ctx, g, cmd, args, result)
-		}
-		create := func(ctx context.Context, size int64) error {
-			_, err := d.run.Run(ctx, platform.Command{Name: d.cfg.Img,
-				Args: []string{"create", "-q", "-f", "qcow2", out, strconv.FormatInt(size, 10)}})
-			return err
-		}
 		start := time.Now()
-		err := copyBlock(ctx, exec, create, root.ID, out, "qcow2", livecopyPoll, d.copySpeed)
+		err := d.copyDisk(ctx, g, root.ID, out, "qcow2")
 		if err == nil {
 			d.log.Info("live snapshot of a running guest", "instance", g.UUID, "took", time.Since(start))
 		}

@@ -106,19 +106,9 @@ func (d *Driver) ExtendVolume(ctx context.Context, inst *computedriver.Instance,
 		return fmt.Errorf("qemu: extend volume: invalid size %d", newSizeBytes)
 	}
 	defer d.lock(inst.UUID)()
-	g, err := d.loadExisting(inst.UUID)
+	g, id, err := d.guestVolume(inst, device, "extend volume")
 	if err != nil {
 		return err
-	}
-	id := "virtio-" + strings.TrimPrefix(device, "/dev/")
-	found := false
-	for _, x := range g.Disks {
-		if x.ID == id && x.Volume {
-			found = true
-		}
-	}
-	if !found {
-		return fmt.Errorf("qemu: extend volume: the guest has no volume at %s", device)
 	}
 	if d.pid(g.UUID) == 0 {
 		return nil

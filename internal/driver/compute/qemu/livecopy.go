@@ -46,23 +46,41 @@ func (d *Driver) CopyVolume(ctx context.Context, inst *computedriver.Instance, d
 		return errors.New("qemu: copy volume: no destination")
 	}
 	defer d.lock(inst.UUID)()
-	g, err := d.loadExisting(inst.UUID)
+	g, id, err := d.guestVolume(inst, device, "copy volume")
 	if err != nil {
 		return err
-	}
-	id := "virtio-" + strings.TrimPrefix(device, "/dev/")
-	found := false
-	for _, x := range g.Disks {
-		if x.ID == id && x.Volume {
-			found = true
-		}
-	}
-	if !found {
-		return fmt.Errorf("qemu: copy volume: the guest has no volume at %s", device)
 	}
 	if d.pid(g.UUID) == 0 {
 		return computedriver.ErrNotRunning
 	}
+	start := time.Now()
+	if err := d.copyDisk(ctx, g, id, dest, format); err != nil {
+		return fmt.Errorf("qemu: copy volume: %w", err)
+	}
+	d.log.Info("copied a volume of a running guest", "instance", inst.UUID, "device", device, "took", time.Since(start))
+	return nil
+}
+
+// guestVolume loads the guest of inst and the disk id of its volume at device
+// ("/dev/vdb" → "virtio-vdb"); what names the operation in the error when the guest has
+// no volume there. The caller holds the guest's lock.
+func (d *Driver) guestVolume(inst *computedriver.Instance, device, what string) (*guest, string, error) {
+	g, err := d.loadExisting(inst.UUID)
+	if err != nil {
+		return nil, "", err
+	}
+	id := "virtio-" + strings.TrimPrefix(device, "/dev/")
+	for _, x := range g.Disks {
+		if x.ID == id && x.Volume {
+			return g, id, nil
+		}
+	}
+	return nil, "", fmt.Errorf("qemu: %s: the guest has no volume at %s", what, device)
+}
+
+// copyDisk copies the running guest's disk id into a new image file dest in format with
+// a backup block job (copyBlock), point-in-time as of the job's start.
+func (d *Driver) copyDisk(ctx context.Context, g *guest, id, dest, format string) error {
 	exec := func(ctx context.Context, cmd string, args, result any) error {
 		return d.execute(ctx, g, cmd, args, result)
 	}
@@ -71,12 +89,7 @@ func (d *Driver) CopyVolume(ctx context.Context, inst *computedriver.Instance, d
 			Args: []string{"create", "-q", "-f", format, dest, strconv.FormatInt(size, 10)}})
 		return err
 	}
-	start := time.Now()
-	if err := copyBlock(ctx, exec, create, id, dest, format, livecopyPoll, d.copySpeed); err != nil {
-		return fmt.Errorf("qemu: copy volume: %w", err)
-	}
-	d.log.Info("copied a volume of a running guest", "instance", inst.UUID, "device", device, "took", time.Since(start))
-	return nil
+	return copyBlock(ctx, exec, create, id, dest, format, livecopyPoll, d.copySpeed)
 }
 
 // findBlock returns the block device behind the disk id ("virtio-vdb") from query-block:
