@@ -14,6 +14,14 @@ import (
 // CreateSnapshot implements block.Driver: an independent qcow2 copy of the volume's
 // data, read with -U so that it works while QEMU has the volume open.
 func (d *Driver) CreateSnapshot(ctx context.Context, snap block.Snapshot, vol block.Volume) error {
+	return d.writeSnapshot(snap, vol, func(v volume, tmp string) error {
+		return d.qemuImg(ctx, "convert", "-q", "-U", "-f", v.format, "-O", block.FormatQCOW2, v.path, tmp)
+	})
+}
+
+// writeSnapshot publishes the snapshot file of vol that write makes at tmp, once the
+// space the volume's data takes is there.
+func (d *Driver) writeSnapshot(snap block.Snapshot, vol block.Volume, write func(v volume, tmp string) error) error {
 	if err := checkID("snapshot", snap.ID); err != nil {
 		return err
 	}
@@ -31,7 +39,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, snap block.Snapshot, vol bl
 		if err := d.needSpace(used); err != nil {
 			return err
 		}
-		return d.qemuImg(ctx, "convert", "-q", "-U", "-f", v.format, "-O", block.FormatQCOW2, v.path, tmp)
+		return write(v, tmp)
 	})
 }
 

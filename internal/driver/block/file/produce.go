@@ -18,23 +18,7 @@ var _ block.CopyPublisher = (*Driver)(nil)
 // CreateSnapshotWith implements block.CopyPublisher: the snapshot's qcow2 file is
 // written by produce.
 func (d *Driver) CreateSnapshotWith(ctx context.Context, snap block.Snapshot, vol block.Volume, produce block.Produce) error {
-	if err := checkID("snapshot", snap.ID); err != nil {
-		return err
-	}
-	v, err := d.volume(vol)
-	if err != nil {
-		return err
-	}
-	final := d.snapshotPath(snap.ID)
-	defer d.locks.lock(final)()
-	return d.publish(final, func(tmp string) error {
-		used, err := allocated(v.path)
-		if err != nil {
-			return notFound("volume", v.id, err)
-		}
-		if err := d.needSpace(used); err != nil {
-			return err
-		}
+	return d.writeSnapshot(snap, vol, func(_ volume, tmp string) error {
 		return d.produceInto(ctx, produce, tmp, block.FormatQCOW2, 0)
 	})
 }
